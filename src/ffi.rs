@@ -1,0 +1,645 @@
+//! The C boundary: the functions, types and constants of `include/wq.h`.
+//!
+//! This layer converts arguments, calls the safe API in [`crate::queue`] and
+//! maps [`Error`] to `wq_status` in one place ([`status_of`]). It holds no
+//! queue logic. Every export runs its body through [`guard`], which catches
+//! panics (returning `WQ_INTERNAL`) and records the failure text that
+//! `wq_last_error()` returns.
+#![allow(non_camel_case_types)]
+
+use std::cell::RefCell;
+use std::ffi::{CStr, CString, c_char, c_void};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::Duration;
+
+use crate::error::Error;
+use crate::queue::{OpenMode, Options, Queue, Span, Stats};
+
+/// Result code of every fallible wq call. `WQ_OK` (0) is success.
+///
+/// It is a fixed-width integer, not a C enum, so that any value can cross the
+/// boundary safely; the named `WQ_*` constants below are its values.
+pub type wq_status = i32;
+
+/// Success.
+pub const WQ_OK: wq_status = 0;
+/// `wq_pop`: nothing arrived within the timeout (0 = don't wait).
+pub const WQ_EMPTY: wq_status = 1;
+/// `wq_push`: no room appeared within the timeout.
+pub const WQ_FULL: wq_status = 2;
+/// NULL where not allowed, bad name, bad options.
+pub const WQ_INVALID_ARGUMENT: wq_status = 3;
+/// `WQ_OPEN_ONLY` / `wq_remove`: no queue of that name.
+pub const WQ_NOT_FOUND: wq_status = 4;
+/// `WQ_CREATE_ONLY`: the name is taken.
+pub const WQ_EXISTS: wq_status = 5;
+/// `wq_push`: len > the queue's max message size.
+pub const WQ_MESSAGE_TOO_LARGE: wq_status = 6;
+/// `wq_pop`: cap < next message; `*out_len` = its size; it stays queued.
+pub const WQ_BUFFER_TOO_SMALL: wq_status = 7;
+/// The name holds something that is not a wq queue of this layout.
+pub const WQ_INCOMPATIBLE: wq_status = 8;
+/// Shared state failed validation.
+pub const WQ_CORRUPTED: wq_status = 9;
+/// The operating system refused access.
+pub const WQ_PERMISSION_DENIED: wq_status = 10;
+/// An OS call failed; errno and `wq_last_error()` say which.
+pub const WQ_SYSTEM_ERROR: wq_status = 11;
+/// A bug (e.g. a caught Rust panic); never expected.
+pub const WQ_INTERNAL: wq_status = 12;
+
+/// `wq_options.flags`: open the queue, creating it if it does not exist (default).
+pub const WQ_OPEN_OR_CREATE: u32 = 0;
+/// `wq_options.flags`: create the queue; `WQ_EXISTS` if the name is taken.
+pub const WQ_CREATE_ONLY: u32 = 1;
+/// `wq_options.flags`: open an existing queue; `WQ_NOT_FOUND` if there is none.
+pub const WQ_OPEN_ONLY: u32 = 2;
+
+/// `timeout_ns`: return at once. The queue's lock is still waited for, but at
+/// most 250 ms (a peer holds it only for the length of one copy).
+pub const WQ_NO_WAIT: i64 = 0;
+/// `timeout_ns`: wait without limit (any negative value does). The header
+/// spells it `(-1)` (cbindgen.toml adds it, as cbindgen drops the parentheses).
+pub const WQ_FOREVER: i64 = -1;
+
+/// Default `wq_options.capacity`: 32 MiB of message storage.
+pub const WQ_DEFAULT_CAPACITY: u64 = 33_554_432;
+/// Default `wq_options.mode`: owner read/write only.
+pub const WQ_DEFAULT_MODE: u32 = 0o600;
+
+/// An open queue: the opaque handle returned by `wq_open`.
+///
+/// One handle may be used by many threads at once, and a child of `fork()`
+/// may go on using its parent's handle. Release it with `wq_close`.
+pub struct wq_queue(Queue);
+
+/// How `wq_open` opens or creates a queue. Fill it with `wq_options_default`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct wq_options {
+    /// Bytes of message storage; default 32 MiB (33554432). Rounded up to a
+    /// multiple of 8. Each message takes its length rounded up to 8, plus 8.
+    pub capacity: u64,
+    /// 0 = the largest message that fits in an empty queue (`capacity - 8`).
+    pub max_message_size: u64,
+    /// Permission bits of a created segment; default 0600. Applied exactly
+    /// (not reduced by the umask).
+    pub mode: u32,
+    /// `WQ_OPEN_OR_CREATE` (default), `WQ_CREATE_ONLY` or `WQ_OPEN_ONLY`.
+    pub flags: u32,
+}
+
+/// A snapshot of a queue's counters, filled by `wq_stats_get`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct wq_stats {
+    /// Messages queued now.
+    pub len: u64,
+    /// Bytes of `capacity` in use now (record headers and padding included); 0 when empty.
+    pub bytes_used: u64,
+    /// Bytes of message storage.
+    pub capacity: u64,
+    /// Effective maximum message size.
+    pub max_message_size: u64,
+    /// Messages pushed since creation.
+    pub pushed_total: u64,
+    /// Messages popped since creation.
+    pub popped_total: u64,
+    /// Times a dead lock owner was detected and recovered.
+    pub recoveries: u64,
+}
+
+/// One message to push with `wq_push_batch`: `len` bytes at `data`
+/// (`data` may be NULL when `len` is 0).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct wq_iovec {
+    /// First byte of the message.
+    pub data: *const c_void,
+    /// Length of the message in bytes.
+    pub len: usize,
+}
+
+/// Where `wq_pop_batch` put one message: `len` bytes at `buf + offset`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct wq_span {
+    /// Offset of the message's first byte in the caller's buffer.
+    pub offset: usize,
+    /// Length of the message in bytes.
+    pub len: usize,
+}
+
+const _: () = {
+    assert!(std::mem::size_of::<wq_span>() == std::mem::size_of::<Span>());
+    assert!(std::mem::align_of::<wq_span>() == std::mem::align_of::<Span>());
+    assert!(std::mem::offset_of!(wq_span, offset) == std::mem::offset_of!(Span, offset));
+    assert!(std::mem::offset_of!(wq_span, len) == std::mem::offset_of!(Span, len));
+};
+
+/// Detail of the calling thread's last failed call.
+enum LastError {
+    None,
+    Static(&'static CStr),
+    Owned(CString),
+}
+
+thread_local! {
+    static LAST_ERROR: RefCell<LastError> = const { RefCell::new(LastError::None) };
+}
+
+/// The one mapping from [`Error`] to `wq_status`.
+fn status_of(err: &Error) -> wq_status {
+    match err {
+        Error::Empty => WQ_EMPTY,
+        Error::Full => WQ_FULL,
+        Error::InvalidArgument(_) => WQ_INVALID_ARGUMENT,
+        Error::NotFound(_) => WQ_NOT_FOUND,
+        Error::Exists(_) => WQ_EXISTS,
+        Error::MessageTooLarge { .. } => WQ_MESSAGE_TOO_LARGE,
+        Error::BufferTooSmall { .. } => WQ_BUFFER_TOO_SMALL,
+        Error::Incompatible(_) => WQ_INCOMPATIBLE,
+        Error::Corrupted(_) => WQ_CORRUPTED,
+        Error::PermissionDenied(_) => WQ_PERMISSION_DENIED,
+        Error::System { .. } => WQ_SYSTEM_ERROR,
+        Error::Internal(_) => WQ_INTERNAL,
+    }
+}
+
+/// Records `err` as this thread's last error (and errno for OS failures).
+fn record(err: &Error) {
+    let detail = match err {
+        // The hot "nothing to do" outcomes of polling loops allocate nothing.
+        Error::Empty => {
+            LastError::Static(c"the queue is empty (no message arrived within the timeout)")
+        }
+        Error::Full => {
+            LastError::Static(c"the queue is full (no room appeared within the timeout)")
+        }
+        other => LastError::Owned(
+            CString::new(other.to_string().replace('\0', " "))
+                .unwrap_or_else(|_| c"unprintable error".to_owned()),
+        ),
+    };
+    if let Some(errno) = err.raw_os_error() {
+        // SAFETY: __errno_location returns a valid pointer to this thread's errno.
+        unsafe { *libc::__errno_location() = errno };
+    }
+    LAST_ERROR.with(|slot| *slot.borrow_mut() = detail);
+}
+
+/// Runs one export's body: catches panics and maps the outcome to `wq_status`.
+fn guard(body: impl FnOnce() -> Result<(), Error>) -> wq_status {
+    let outcome = catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".to_owned());
+        Err(Error::Internal(format!("panic: {what}")))
+    });
+    match outcome {
+        Ok(()) => WQ_OK,
+        Err(err) => {
+            record(&err);
+            status_of(&err)
+        }
+    }
+}
+
+fn invalid(what: &str) -> Error {
+    Error::InvalidArgument(what.to_owned())
+}
+
+/// Converts a C timeout (negative = forever) to the Rust API's.
+fn timeout_from_ns(timeout_ns: i64) -> Option<Duration> {
+    u64::try_from(timeout_ns).ok().map(Duration::from_nanos)
+}
+
+/// Reads a NUL-terminated queue name.
+///
+/// # Safety
+/// `name` must be NULL or point to a NUL-terminated string.
+unsafe fn name_arg<'a>(name: *const c_char) -> Result<&'a str, Error> {
+    if name.is_null() {
+        return Err(invalid("name is NULL"));
+    }
+    // SAFETY: the caller guarantees a non-NULL `name` is NUL-terminated.
+    let name = unsafe { CStr::from_ptr(name) };
+    name.to_str()
+        .map_err(|_| invalid("name is not valid UTF-8"))
+}
+
+/// Borrows the queue behind a handle.
+///
+/// # Safety
+/// `q` must be NULL or a handle from `wq_open` not yet closed.
+unsafe fn queue_arg<'a>(q: *mut wq_queue) -> Result<&'a Queue, Error> {
+    // SAFETY: the caller guarantees a non-NULL `q` is a live handle.
+    unsafe { q.as_ref() }
+        .map(|q| &q.0)
+        .ok_or_else(|| invalid("queue handle is NULL"))
+}
+
+/// Views `len` bytes at `data` (NULL allowed when `len` is 0).
+///
+/// # Safety
+/// A non-NULL `data` must be valid for reads of `len` bytes for `'a`.
+unsafe fn bytes_arg<'a>(data: *const c_void, len: usize, what: &str) -> Result<&'a [u8], Error> {
+    if len == 0 {
+        return Ok(&[]);
+    }
+    if data.is_null() {
+        return Err(invalid(&format!("{what} is NULL but its length is {len}")));
+    }
+    // SAFETY: non-NULL and, by the caller's contract, valid for `len` bytes.
+    Ok(unsafe { std::slice::from_raw_parts(data.cast::<u8>(), len) })
+}
+
+/// Views `cap` writable bytes at `buf` (NULL allowed when `cap` is 0).
+///
+/// # Safety
+/// A non-NULL `buf` must be valid for writes of `cap` bytes for `'a`.
+unsafe fn buf_arg<'a>(buf: *mut c_void, cap: usize) -> Result<&'a mut [u8], Error> {
+    if cap == 0 {
+        return Ok(&mut []);
+    }
+    if buf.is_null() {
+        return Err(invalid("buf is NULL but cap is not 0"));
+    }
+    // SAFETY: non-NULL and, by the caller's contract, valid for `cap` writable bytes.
+    Ok(unsafe { std::slice::from_raw_parts_mut(buf.cast::<u8>(), cap) })
+}
+
+fn options_from_c(o: &wq_options) -> Result<Options, Error> {
+    let open_mode = match o.flags {
+        WQ_OPEN_OR_CREATE => OpenMode::OpenOrCreate,
+        WQ_CREATE_ONLY => OpenMode::CreateOnly,
+        WQ_OPEN_ONLY => OpenMode::OpenOnly,
+        other => return Err(invalid(&format!("unknown flags value {other}"))),
+    };
+    Ok(Options {
+        capacity: o.capacity,
+        max_message_size: o.max_message_size,
+        mode: o.mode,
+        open_mode,
+    })
+}
+
+fn stats_to_c(s: Stats) -> wq_stats {
+    wq_stats {
+        len: s.len,
+        bytes_used: s.bytes_used,
+        capacity: s.capacity,
+        max_message_size: s.max_message_size,
+        pushed_total: s.pushed_total,
+        popped_total: s.popped_total,
+        recoveries: s.recoveries,
+    }
+}
+
+/// Fills `*out` with the default options: 32 MiB capacity, the largest
+/// message size that fits, mode 0600, `WQ_OPEN_OR_CREATE`. NULL is a no-op.
+///
+/// # Safety
+/// `out` must be NULL or valid for writing one `wq_options`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wq_options_default(out: *mut wq_options) {
+    let _ = catch_unwind(|| {
+        let d = Options::default();
+        let value = wq_options {
+            capacity: d.capacity,
+            max_message_size: d.max_message_size,
+            mode: d.mode,
+            flags: WQ_OPEN_OR_CREATE,
+        };
+        // SAFETY: the caller guarantees a non-NULL `out` is writable.
+        if let Some(out) = unsafe { out.as_mut() } {
+            *out = value;
+        }
+    });
+}
+
+/// Opens the queue `name` ("q" and "/q" are the same; 1 to 250 characters of
+/// `A-Z a-z 0-9 . _ -` after the slash, not "." or ".."), creating it as
+/// `options` say (NULL = defaults). On success `*out` receives the handle.
+///
+/// Any number of processes may open or create one fresh name at once: all
+/// share one queue. Opening an existing queue keeps its stored geometry.
+///
+/// # Errors
+/// `WQ_INVALID_ARGUMENT` (NULL `name`/`out`, bad name or options),
+/// `WQ_NOT_FOUND` (`WQ_OPEN_ONLY`), `WQ_EXISTS` (`WQ_CREATE_ONLY`),
+/// `WQ_INCOMPATIBLE` (not a wq queue of this layout, or never finished
+/// initialising), `WQ_CORRUPTED`, `WQ_PERMISSION_DENIED`, `WQ_SYSTEM_ERROR`
+/// (e.g. `/dev/shm` full: memory is reserved at creation).
+///
+/// # Safety
+/// `name` must be NULL or NUL-terminated; `options` NULL or valid; `out` NULL
+/// or valid for writing a pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wq_open(
+    name: *const c_char,
+    options: *const wq_options,
+    out: *mut *mut wq_queue,
+) -> wq_status {
+    guard(|| {
+        if out.is_null() {
+            return Err(invalid("out is NULL"));
+        }
+        // SAFETY: the caller guarantees `name` is NULL or NUL-terminated.
+        let name = unsafe { name_arg(name) }?;
+        // SAFETY: the caller guarantees a non-NULL `options` is valid.
+        let options = match unsafe { options.as_ref() } {
+            Some(o) => options_from_c(o)?,
+            None => Options::default(),
+        };
+        let queue = Queue::open(name, &options)?;
+        let handle = Box::into_raw(Box::new(wq_queue(queue)));
+        // SAFETY: `out` is non-NULL (checked above) and writable by contract.
+        unsafe { *out = handle };
+        Ok(())
+    })
+}
+
+/// Appends one message of `len` bytes (copied) at the tail of the queue,
+/// waiting up to `timeout_ns` nanoseconds for room (`WQ_NO_WAIT`: don't wait;
+/// negative: for ever).
+///
+/// # Errors
+/// `WQ_FULL` (no room within the timeout, or the lock could not be had within
+/// it), `WQ_MESSAGE_TOO_LARGE`, `WQ_INVALID_ARGUMENT` (NULL `q`, or NULL
+/// `data` with `len` > 0), `WQ_CORRUPTED`.
+///
+/// # Safety
+/// `q` must be a live handle or NULL; a non-NULL `data` must be readable for
+/// `len` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wq_push(
+    q: *mut wq_queue,
+    data: *const c_void,
+    len: usize,
+    timeout_ns: i64,
+) -> wq_status {
+    guard(|| {
+        // SAFETY: the caller guarantees `q` is NULL or live.
+        let queue = unsafe { queue_arg(q) }?;
+        // SAFETY: the caller guarantees `data` is readable for `len` bytes.
+        let msg = unsafe { bytes_arg(data, len, "data") }?;
+        queue.push(msg, timeout_from_ns(timeout_ns))
+    })
+}
+
+/// Takes the message at the head of the queue into `buf` (capacity `cap`),
+/// waiting up to `timeout_ns` for one to arrive. On success `*out_len` is its
+/// length. `buf` may be NULL when `cap` is 0, to learn the next message's size.
+///
+/// # Errors
+/// `WQ_EMPTY` (nothing within the timeout), `WQ_BUFFER_TOO_SMALL` (`*out_len`
+/// receives the message's size; it stays queued), `WQ_INVALID_ARGUMENT`,
+/// `WQ_CORRUPTED`.
+///
+/// # Safety
+/// `q` must be a live handle or NULL; a non-NULL `buf` must be writable for
+/// `cap` bytes; `out_len` must be NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wq_pop(
+    q: *mut wq_queue,
+    buf: *mut c_void,
+    cap: usize,
+    out_len: *mut usize,
+    timeout_ns: i64,
+) -> wq_status {
+    guard(|| {
+        // SAFETY: the caller guarantees `q` is NULL or live.
+        let queue = unsafe { queue_arg(q) }?;
+        if out_len.is_null() {
+            return Err(invalid("out_len is NULL"));
+        }
+        // SAFETY: the caller guarantees `buf` is writable for `cap` bytes.
+        let buf = unsafe { buf_arg(buf, cap) }?;
+        let result = queue.pop_into(buf, timeout_from_ns(timeout_ns));
+        let written = match &result {
+            Ok(n) => Some(*n),
+            Err(Error::BufferTooSmall { needed, .. }) => usize::try_from(*needed).ok(),
+            Err(_) => None,
+        };
+        if let Some(n) = written {
+            // SAFETY: `out_len` is non-NULL (checked above) and writable by contract.
+            unsafe { *out_len = n };
+        }
+        result.map(drop)
+    })
+}
+
+/// Appends a prefix of `count` messages under one lock acquisition and one
+/// wake-up. Waits up to `timeout_ns` for room for the first message, then
+/// pushes, in order and with no other producer's message between them, as
+/// many as fit at that moment (stopping before a message larger than the
+/// queue's limit). `*out_pushed` receives how many were pushed.
+/// `count` = 0 succeeds with `*out_pushed` = 0.
+///
+/// # Errors
+/// `WQ_FULL` (not even the first fits within the timeout), `WQ_MESSAGE_TOO_LARGE`
+/// (the first is larger than the limit), `WQ_INVALID_ARGUMENT`, `WQ_CORRUPTED`.
+/// Nothing is pushed on any error.
+///
+/// # Safety
+/// `q` live or NULL; `msgs` NULL (only with `count` 0) or valid for `count`
+/// elements, each readable as it describes; `out_pushed` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wq_push_batch(
+    q: *mut wq_queue,
+    msgs: *const wq_iovec,
+    count: usize,
+    out_pushed: *mut usize,
+    timeout_ns: i64,
+) -> wq_status {
+    guard(|| {
+        // SAFETY: the caller guarantees `q` is NULL or live.
+        let queue = unsafe { queue_arg(q) }?;
+        if out_pushed.is_null() {
+            return Err(invalid("out_pushed is NULL"));
+        }
+        if msgs.is_null() && count > 0 {
+            return Err(invalid("msgs is NULL but count is not 0"));
+        }
+        let iovecs: &[wq_iovec] = if count == 0 {
+            &[]
+        } else {
+            // SAFETY: non-NULL and, by the caller's contract, valid for `count` elements.
+            unsafe { std::slice::from_raw_parts(msgs, count) }
+        };
+        let slices = iovecs
+            .iter()
+            // SAFETY: the caller guarantees each element describes readable bytes.
+            .map(|v| unsafe { bytes_arg(v.data, v.len, "wq_iovec.data") })
+            .collect::<Result<Vec<&[u8]>, Error>>()?;
+        let pushed = queue.push_batch(&slices, timeout_from_ns(timeout_ns))?;
+        // SAFETY: `out_pushed` is non-NULL (checked above) and writable by contract.
+        unsafe { *out_pushed = pushed };
+        Ok(())
+    })
+}
+
+/// Takes up to `max_msgs` messages from the head under one lock acquisition,
+/// waiting up to `timeout_ns` for the first. They are packed one after another
+/// into `buf` (capacity `cap`), message `i` at `spans[i].offset`, `spans[i].len`
+/// bytes; `*out_count` receives how many. It takes as many queued messages, in
+/// order, as fit in `buf` and `spans`, and at least one.
+///
+/// # Errors
+/// `WQ_EMPTY` (nothing within the timeout), `WQ_BUFFER_TOO_SMALL` (the first
+/// message does not fit: `spans[0].len` receives its size, `*out_count` 0, and
+/// it stays queued), `WQ_INVALID_ARGUMENT` (NULL `q`/`out_count`, `max_msgs`
+/// 0, NULL `spans`), `WQ_CORRUPTED`.
+///
+/// # Safety
+/// `q` live or NULL; a non-NULL `buf` writable for `cap` bytes; `spans` NULL
+/// or writable for `max_msgs` elements; `out_count` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wq_pop_batch(
+    q: *mut wq_queue,
+    buf: *mut c_void,
+    cap: usize,
+    spans: *mut wq_span,
+    max_msgs: usize,
+    out_count: *mut usize,
+    timeout_ns: i64,
+) -> wq_status {
+    guard(|| {
+        // SAFETY: the caller guarantees `q` is NULL or live.
+        let queue = unsafe { queue_arg(q) }?;
+        if out_count.is_null() || spans.is_null() || max_msgs == 0 {
+            return Err(invalid(
+                "out_count and spans must not be NULL, max_msgs not 0",
+            ));
+        }
+        // SAFETY: the caller guarantees `buf` is writable for `cap` bytes.
+        let buf = unsafe { buf_arg(buf, cap) }?;
+        // SAFETY: `spans` is non-NULL and writable for `max_msgs` elements by
+        // contract; `wq_span` and `Span` have one layout (asserted above).
+        let spans = unsafe { std::slice::from_raw_parts_mut(spans.cast::<Span>(), max_msgs) };
+        match queue.pop_batch(buf, spans, timeout_from_ns(timeout_ns)) {
+            Ok(n) => {
+                // SAFETY: `out_count` is non-NULL (checked above) and writable.
+                unsafe { *out_count = n };
+                Ok(())
+            }
+            Err(err) => {
+                if let Error::BufferTooSmall { needed, .. } = &err {
+                    spans[0] = Span {
+                        offset: 0,
+                        len: usize::try_from(*needed).unwrap_or(usize::MAX),
+                    };
+                    // SAFETY: `out_count` is non-NULL (checked above) and writable.
+                    unsafe { *out_count = 0 };
+                }
+                Err(err)
+            }
+        }
+    })
+}
+
+/// Fills `*out` with a snapshot of the queue's counters. The snapshot is
+/// exact when no operation is in flight.
+///
+/// # Errors
+/// `WQ_INVALID_ARGUMENT` (NULL `q` or `out`), `WQ_CORRUPTED`.
+///
+/// # Safety
+/// `q` live or NULL; `out` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wq_stats_get(q: *mut wq_queue, out: *mut wq_stats) -> wq_status {
+    guard(|| {
+        // SAFETY: the caller guarantees `q` is NULL or live.
+        let queue = unsafe { queue_arg(q) }?;
+        if out.is_null() {
+            return Err(invalid("out is NULL"));
+        }
+        let stats = stats_to_c(queue.stats()?);
+        // SAFETY: `out` is non-NULL (checked above) and writable by contract.
+        unsafe { *out = stats };
+        Ok(())
+    })
+}
+
+/// Closes a handle (unmaps the queue; its messages stay). NULL is a no-op.
+///
+/// # Safety
+/// `q` must be NULL or a live handle, not used again afterwards by any thread.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wq_close(q: *mut wq_queue) {
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        if !q.is_null() {
+            // SAFETY: a non-NULL `q` came from Box::into_raw in wq_open and is
+            // closed once, by the caller's contract.
+            drop(unsafe { Box::from_raw(q) });
+        }
+    }));
+}
+
+/// Removes the queue `name`: unlinks it so that later opens create a new one.
+/// Handles already open keep working on the old queue.
+///
+/// # Errors
+/// `WQ_NOT_FOUND` (no such queue), `WQ_INVALID_ARGUMENT` (bad name),
+/// `WQ_PERMISSION_DENIED`, `WQ_SYSTEM_ERROR`.
+///
+/// # Safety
+/// `name` must be NULL or NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wq_remove(name: *const c_char) -> wq_status {
+    guard(|| {
+        // SAFETY: the caller guarantees `name` is NULL or NUL-terminated.
+        let name = unsafe { name_arg(name) }?;
+        Queue::remove(name)
+    })
+}
+
+/// A static description of a status code, never NULL (unknown values too).
+#[unsafe(no_mangle)]
+pub extern "C" fn wq_status_str(s: wq_status) -> *const c_char {
+    let text: &'static CStr = match s {
+        WQ_OK => c"ok",
+        WQ_EMPTY => c"queue empty",
+        WQ_FULL => c"queue full",
+        WQ_INVALID_ARGUMENT => c"invalid argument",
+        WQ_NOT_FOUND => c"queue not found",
+        WQ_EXISTS => c"queue already exists",
+        WQ_MESSAGE_TOO_LARGE => c"message too large",
+        WQ_BUFFER_TOO_SMALL => c"buffer too small",
+        WQ_INCOMPATIBLE => c"not a compatible wq queue",
+        WQ_CORRUPTED => c"queue corrupted",
+        WQ_PERMISSION_DENIED => c"permission denied",
+        WQ_SYSTEM_ERROR => c"system error",
+        WQ_INTERNAL => c"internal error",
+        _ => c"unknown status",
+    };
+    text.as_ptr()
+}
+
+/// The calling thread's detail of its last failed wq call, or "" if none.
+/// The text stays valid until this thread's next failing wq call.
+#[unsafe(no_mangle)]
+pub extern "C" fn wq_last_error() -> *const c_char {
+    catch_unwind(|| {
+        LAST_ERROR.with(|slot| match &*slot.borrow() {
+            LastError::None => c"".as_ptr(),
+            LastError::Static(s) => s.as_ptr(),
+            LastError::Owned(s) => s.as_ptr(),
+        })
+    })
+    .unwrap_or(c"".as_ptr())
+}
+
+/// The library's version, "MAJOR.MINOR.PATCH" (equal to `WQ_VERSION`).
+#[unsafe(no_mangle)]
+pub extern "C" fn wq_version() -> *const c_char {
+    const VERSION: &CStr =
+        match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
+            Ok(v) => v,
+            Err(_) => panic!("the crate version contains no NUL"),
+        };
+    VERSION.as_ptr()
+}

@@ -1,0 +1,43 @@
+//! # wq — a crash-safe shared-memory work queue
+//!
+//! Processes on one machine open the same named queue (a POSIX shared-memory
+//! segment, `/dev/shm/NAME`) and push and pop byte-string messages through
+//! it: one FIFO order over all producers, every message delivered whole and
+//! exactly once. A process killed at any instant — holding the lock, blocked,
+//! mid-copy — neither blocks the others nor corrupts, loses or duplicates a
+//! committed message. The segment is treated as untrusted input: anything
+//! that is not a healthy queue yields [`Error::Incompatible`] or
+//! [`Error::Corrupted`], never a crash.
+//!
+//! The same queue is reachable from C and C++ through the C ABI in
+//! [`ffi`] (`include/wq.h`), and from Rust through [`Queue`]:
+//!
+//! ```
+//! use std::time::Duration;
+//! use wq::{Options, Queue};
+//!
+//! # let name = format!("wq-doc-lib-{}", std::process::id());
+//! let q = Queue::open(&name, &Options::default())?;
+//! q.push(b"task 1", None)?;
+//! q.push_batch(&[b"task 2", b"task 3"], None)?;
+//! let mut buf = [0u8; 64];
+//! let n = q.pop_into(&mut buf, Some(Duration::from_millis(100)))?;
+//! assert_eq!(&buf[..n], b"task 1");
+//! assert_eq!(q.stats()?.len, 2);
+//! Queue::remove(&name)?;
+//! # Ok::<(), wq::Error>(())
+//! ```
+#![deny(unsafe_op_in_unsafe_fn)]
+
+mod error;
+pub mod ffi;
+mod layout;
+mod queue;
+mod ring;
+mod segment;
+mod sync;
+mod sys;
+
+pub use error::{Error, Result};
+pub use queue::{DEFAULT_CAPACITY, DEFAULT_MODE, OpenMode, Options, Queue, Span, Stats};
+pub use segment::MAX_NAME_LEN;

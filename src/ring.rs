@@ -1,0 +1,192 @@
+//! The message storage: a byte ring of records that may wrap around its end.
+//!
+//! A record is an 8-byte header — the message length `len` as a little-endian
+//! `u32` and its bitwise complement — followed by the message, padded to a
+//! multiple of 8. Positions are monotonic `u64` byte counts; a record starts
+//! at `pos % capacity` and its bytes continue at offset 0 when they reach the
+//! end. Records are only ever made visible by publishing a position (see
+//! `queue`), so a reader never sees a half-written record.
+
+use crate::error::{Error, Result};
+use crate::layout::{ALIGN, RECORD_HEADER};
+
+/// Bytes a message of `len` bytes occupies in the ring.
+pub fn record_len(len: u64) -> u64 {
+    RECORD_HEADER + len.next_multiple_of(ALIGN)
+}
+
+/// Validated distance between two published positions.
+///
+/// # Errors
+/// [`Error::Corrupted`] if `back` is ahead of `front` or they are further
+/// apart than the ring holds.
+pub fn used(front: u64, back: u64, capacity: u64) -> Result<u64> {
+    match back.checked_sub(front) {
+        Some(used) if used <= capacity => Ok(used),
+        _ => Err(Error::Corrupted(format!(
+            "ring positions out of range: head {front}, tail {back}, capacity {capacity}"
+        ))),
+    }
+}
+
+/// The storage area of one mapped segment.
+pub struct Ring {
+    base: *mut u8,
+    capacity: u64,
+}
+
+// SAFETY: a Ring is a pointer into a shared mapping owned by the Queue that
+// holds it; all access goes through raw copies whose exclusivity is ensured
+// by the queue's locks, not by Rust references.
+unsafe impl Send for Ring {}
+// SAFETY: as above.
+unsafe impl Sync for Ring {}
+
+impl Ring {
+    /// A ring over `capacity` bytes at `base`.
+    ///
+    /// # Safety
+    /// `base` must point to `capacity` mapped, writable bytes that stay
+    /// mapped for the life of the Ring; `capacity` must be a non-zero
+    /// multiple of [`ALIGN`].
+    pub unsafe fn new(base: *mut u8, capacity: u64) -> Ring {
+        debug_assert!(capacity > 0 && capacity % ALIGN == 0);
+        Ring { base, capacity }
+    }
+
+    fn index(&self, pos: u64) -> u64 {
+        pos % self.capacity
+    }
+
+    /// Copies `src` into the ring starting at `pos`, wrapping at the end.
+    ///
+    /// The caller must own the bytes `[pos, pos + src.len())` of the ring
+    /// (hold the producer lock, with that much free space).
+    fn write_bytes(&self, pos: u64, src: &[u8]) {
+        let at = self.index(pos);
+        let first = (self.capacity - at).min(src.len() as u64) as usize;
+        // SAFETY: `at < capacity` and `first <= capacity - at`, so the first
+        // copy stays inside the mapping; the rest (< capacity, as every
+        // record is smaller than the ring) starts at offset 0. `src` is
+        // caller memory, never the ring itself.
+        unsafe {
+            std::ptr::copy_nonoverlapping(src.as_ptr(), self.base.add(at as usize), first);
+            std::ptr::copy_nonoverlapping(src.as_ptr().add(first), self.base, src.len() - first);
+        }
+    }
+
+    /// Copies ring bytes starting at `pos` into `dst`, wrapping at the end.
+    ///
+    /// The caller must own the bytes read (hold the consumer lock, with
+    /// them published).
+    fn read_bytes(&self, pos: u64, dst: &mut [u8]) {
+        let at = self.index(pos);
+        let first = (self.capacity - at).min(dst.len() as u64) as usize;
+        // SAFETY: as in write_bytes, both source ranges lie inside the
+        // mapping; `dst` is caller memory, never the ring itself.
+        unsafe {
+            std::ptr::copy_nonoverlapping(self.base.add(at as usize), dst.as_mut_ptr(), first);
+            std::ptr::copy_nonoverlapping(
+                self.base,
+                dst.as_mut_ptr().add(first),
+                dst.len() - first,
+            );
+        }
+    }
+
+    /// Writes a whole record for `msg` at `pos`; returns the record's length.
+    /// The caller has checked that `record_len(msg.len())` bytes are free.
+    pub fn write_record(&self, pos: u64, msg: &[u8]) -> u64 {
+        let len = msg.len() as u32;
+        let mut header = [0u8; RECORD_HEADER as usize];
+        header[..4].copy_from_slice(&len.to_le_bytes());
+        header[4..].copy_from_slice(&(!len).to_le_bytes());
+        self.write_bytes(pos, &header);
+        self.write_bytes(pos + RECORD_HEADER, msg);
+        record_len(msg.len() as u64)
+    }
+
+    /// Reads and validates the header of the record at `pos`, of which
+    /// `available` bytes are published; returns the message length.
+    ///
+    /// # Errors
+    /// [`Error::Corrupted`] when the header is inconsistent, announces more
+    /// than `max_len`, or a record longer than `available`.
+    pub fn read_len(&self, pos: u64, available: u64, max_len: u64) -> Result<u64> {
+        let mut header = [0u8; RECORD_HEADER as usize];
+        self.read_bytes(pos, &mut header);
+        let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
+        let check = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+        let len64 = u64::from(len);
+        if check != !len || len64 > max_len || record_len(len64) > available {
+            return Err(Error::Corrupted(format!(
+                "record at position {pos} is invalid (length {len}, check {check:#x}, {available} bytes published)"
+            )));
+        }
+        Ok(len64)
+    }
+
+    /// Copies the message of the record at `pos` (whose length `read_len`
+    /// returned as `dst.len()`) into `dst`.
+    pub fn read_message(&self, pos: u64, dst: &mut [u8]) {
+        self.read_bytes(pos + RECORD_HEADER, dst);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_ring(capacity: usize, f: impl FnOnce(&Ring)) {
+        let mut storage = vec![0u64; capacity / 8];
+        // SAFETY: `storage` provides `capacity` writable bytes and outlives the Ring.
+        let ring = unsafe { Ring::new(storage.as_mut_ptr().cast(), capacity as u64) };
+        f(&ring);
+    }
+
+    #[test]
+    fn record_lengths_are_padded() {
+        assert_eq!(record_len(0), 8);
+        assert_eq!(record_len(1), 16);
+        assert_eq!(record_len(8), 16);
+        assert_eq!(record_len(9), 24);
+    }
+
+    #[test]
+    fn records_round_trip_across_the_wrap_point() {
+        with_ring(64, |ring| {
+            // Start 16 bytes before the end so header and payload both wrap.
+            for start in [0u64, 40, 48, 56, 64 + 56] {
+                let msg: Vec<u8> = (0..37u8).collect();
+                let n = ring.write_record(start, &msg);
+                assert_eq!(n, record_len(37));
+                let len = ring.read_len(start, n, 56).unwrap();
+                assert_eq!(len, 37);
+                let mut out = vec![0u8; len as usize];
+                ring.read_message(start, &mut out);
+                assert_eq!(out, msg);
+            }
+        });
+    }
+
+    #[test]
+    fn bad_headers_are_corruption() {
+        with_ring(64, |ring| {
+            let n = ring.write_record(0, b"hello");
+            assert!(matches!(
+                ring.read_len(0, n - 1, 56),
+                Err(Error::Corrupted(_))
+            ));
+            assert!(matches!(ring.read_len(0, n, 4), Err(Error::Corrupted(_))));
+            ring.write_bytes(4, &[0, 0, 0, 0]);
+            assert!(matches!(ring.read_len(0, n, 56), Err(Error::Corrupted(_))));
+        });
+    }
+
+    #[test]
+    fn used_rejects_impossible_positions() {
+        assert_eq!(used(10, 30, 64).unwrap(), 20);
+        assert!(used(30, 10, 64).is_err());
+        assert!(used(0, 65, 64).is_err());
+    }
+}

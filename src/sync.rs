@@ -1,0 +1,189 @@
+//! Locking and waiting across processes: deadlines on the monotonic clock,
+//! the robust mutex guard, and futex events that a killed waiter cannot break.
+//!
+//! Why not a process-shared `pthread_cond_t`: glibc's condition variable
+//! keeps per-waiter state in the shared object, and a waiter killed while
+//! blocked leaves it inconsistent, so later wake-ups are lost (reproduced
+//! with glibc 2.36). An [`Event`] is a 32-bit futex sequence word plus a
+//! "someone may be sleeping" hint: a dead waiter at worst leaves the hint set,
+//! costing the next waker one needless `FUTEX_WAKE`.
+
+use std::cell::Cell;
+use std::sync::atomic::{Ordering, fence};
+use std::time::Duration;
+
+use crate::layout::{EventWord, Side};
+use crate::sys;
+
+/// How long a `WQ_NO_WAIT` call may wait for a busy lock. A peer holds a
+/// lock only for one copy, so this is only reached when it is stopped or
+/// stuck.
+pub const NO_WAIT_LOCK_BOUND: Duration = Duration::from_millis(250);
+
+/// How long a waiter spins, watching the queue, before it sleeps in the
+/// kernel. Long enough to catch a reply in a ping-pong without a syscall,
+/// short enough that an idle consumer costs nothing measurable.
+const SPIN: Duration = Duration::from_micros(50);
+
+/// The time budget of one call: `None` waits for ever, `Some(ZERO)` not at
+/// all. The clock is read lazily, only when waiting becomes possible.
+pub struct Deadline {
+    timeout: Option<Duration>,
+    start_ns: Cell<Option<u64>>,
+}
+
+impl Deadline {
+    /// A budget of `timeout` from the first time it is consulted.
+    pub fn new(timeout: Option<Duration>) -> Deadline {
+        Deadline {
+            timeout,
+            start_ns: Cell::new(None),
+        }
+    }
+
+    fn start(&self) -> u64 {
+        self.start_ns.get().unwrap_or_else(|| {
+            let now = sys::monotonic_ns();
+            self.start_ns.set(Some(now));
+            now
+        })
+    }
+
+    fn budget_until(&self, budget: Duration) -> u64 {
+        self.start()
+            .saturating_add(u64::try_from(budget.as_nanos()).unwrap_or(u64::MAX))
+    }
+
+    /// Absolute monotonic time at which waiting for a lock gives up
+    /// (`None`: never). A zero timeout still allows [`NO_WAIT_LOCK_BOUND`].
+    pub fn lock_until_ns(&self) -> Option<u64> {
+        self.timeout
+            .map(|t| self.budget_until(if t.is_zero() { NO_WAIT_LOCK_BOUND } else { t }))
+    }
+
+    /// Time left to wait for messages or room: `None` for ever,
+    /// `Some(ZERO)` when the budget is spent (or was zero).
+    pub fn remaining(&self) -> Option<Duration> {
+        let t = self.timeout?;
+        if t.is_zero() {
+            return Some(Duration::ZERO);
+        }
+        let until = self.budget_until(t);
+        Some(Duration::from_nanos(
+            until.saturating_sub(sys::monotonic_ns()),
+        ))
+    }
+}
+
+/// Why a lock could not be taken.
+#[derive(Debug)]
+pub enum LockError {
+    /// The deadline passed while a peer held the lock.
+    TimedOut,
+    /// pthread reported something no healthy lock does (errno value).
+    Broken(i32),
+}
+
+/// A held side lock; unlocks on drop.
+pub struct Guard<'a> {
+    side: &'a Side,
+}
+
+impl Guard<'_> {
+    /// Takes `side`'s robust mutex within `deadline`. When the previous
+    /// owner died holding it, `repair` runs (under the lock) before the
+    /// mutex is marked consistent; the result says whether that happened.
+    pub fn lock<'a>(
+        side: &'a Side,
+        deadline: &Deadline,
+        repair: impl FnOnce(),
+    ) -> Result<(Guard<'a>, bool), LockError> {
+        let m = side.lock.get();
+        // SAFETY: `m` points into the mapped header, which outlives `side`.
+        let mut ret = unsafe { sys::mutex_trylock(m) };
+        if ret == libc::EBUSY {
+            // SAFETY: as above.
+            ret = unsafe { sys::mutex_lock_until(m, deadline.lock_until_ns()) };
+        }
+        match ret {
+            0 => Ok((Guard { side }, false)),
+            libc::EOWNERDEAD => {
+                let guard = Guard { side };
+                repair();
+                // SAFETY: this thread holds the mutex, acquired with EOWNERDEAD.
+                let ret = unsafe { sys::mutex_consistent(m) };
+                if ret != 0 {
+                    return Err(LockError::Broken(ret));
+                }
+                Ok((guard, true))
+            }
+            libc::ETIMEDOUT | libc::EBUSY => Err(LockError::TimedOut),
+            other => Err(LockError::Broken(other)),
+        }
+    }
+}
+
+impl Drop for Guard<'_> {
+    fn drop(&mut self) {
+        // SAFETY: a Guard exists only while this thread holds the mutex.
+        unsafe { sys::mutex_unlock(self.side.lock.get()) };
+    }
+}
+
+/// Sleeping until the other side makes progress, over an [`EventWord`].
+pub struct Event<'a>(pub &'a EventWord);
+
+impl Event<'_> {
+    /// Wakes every sleeper, if the hint says there may be one.
+    ///
+    /// The caller must have published its progress (Release) before; the
+    /// SeqCst fence here pairs with the one in [`Event::wait_until`], so
+    /// either this call sees the hint or the waiter sees the progress.
+    pub fn notify(&self) {
+        fence(Ordering::SeqCst);
+        if self.0.waiting.load(Ordering::Relaxed) != 0 {
+            self.0.waiting.store(0, Ordering::Relaxed);
+            self.0.seq.fetch_add(1, Ordering::Release);
+            sys::futex_wake_all(&self.0.seq);
+        }
+    }
+
+    /// Waits until `ready()` holds or the deadline passes; returns whether it
+    /// holds. Spins for a short while first, then sleeps on the futex.
+    pub fn wait_until(&self, deadline: &Deadline, ready: impl Fn() -> bool) -> bool {
+        if ready() {
+            return true;
+        }
+        if deadline.remaining() == Some(Duration::ZERO) {
+            return false;
+        }
+        let spin_until = sys::monotonic_ns() + SPIN.as_nanos() as u64;
+        let mut spins = 0u32;
+        loop {
+            std::hint::spin_loop();
+            if ready() {
+                return true;
+            }
+            spins = spins.wrapping_add(1);
+            if spins % 64 == 0 && sys::monotonic_ns() >= spin_until {
+                break;
+            }
+        }
+        loop {
+            let left = deadline.remaining();
+            if left == Some(Duration::ZERO) {
+                return ready();
+            }
+            let seq = self.0.seq.load(Ordering::Acquire);
+            self.0.waiting.store(1, Ordering::Relaxed);
+            fence(Ordering::SeqCst);
+            if ready() {
+                return true;
+            }
+            sys::futex_wait(&self.0.seq, seq, left);
+            if ready() {
+                return true;
+            }
+        }
+    }
+}
