@@ -18,11 +18,11 @@ pub fn record_len(len: u64) -> u64 {
 /// Validated distance between two published positions.
 ///
 /// # Errors
-/// [`Error::Corrupted`] if `back` is ahead of `front` or they are further
-/// apart than the ring holds.
+/// [`Error::Corrupted`] if `front` is ahead of `back`, they are further
+/// apart than the ring holds, or either is not a record boundary.
 pub fn used(front: u64, back: u64, capacity: u64) -> Result<u64> {
     match back.checked_sub(front) {
-        Some(used) if used <= capacity => Ok(used),
+        Some(used) if used <= capacity && (front | back) % ALIGN == 0 => Ok(used),
         _ => Err(Error::Corrupted(format!(
             "ring positions out of range: head {front}, tail {back}, capacity {capacity}"
         ))),
@@ -188,5 +188,6 @@ mod tests {
         assert_eq!(used(10, 30, 64).unwrap(), 20);
         assert!(used(30, 10, 64).is_err());
         assert!(used(0, 65, 64).is_err());
+        assert!(used(0, 9, 64).is_err());
     }
 }

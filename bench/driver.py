@@ -1,0 +1,505 @@
+#!/usr/bin/env python3
+"""Runs the wq benchmark workloads (see bench/README.md); started by bench/run.sh.
+
+Every role runs as its own process, pinned with taskset: producers (and the
+ping side) on CPU 0, consumers (and the pong side) on CPU 1. Implementations
+are interleaved (A B C A B C ...) over several repetitions; the table reports
+medians and ratios against the Boost recipe measured in the same run.
+"""
+
+import argparse
+import datetime
+import itertools
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+PROD_CPU, CONS_CPU = "0", "1"
+IMPLS = ["wq-c", "wq-rust", "boost-recipe", "boost-mq", "posix-mq", "pipe"]
+BASE = "boost-recipe"
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.cbench = args.cbench
+        self.rbench = args.rbench
+        self.prefix = args.prefix or f"wqb-{os.getpid()}"
+        self.counter = itertools.count()
+        self.names = []
+
+    # ------------------------------------------------------------ processes
+    def cmd(self, impl, role, name, cpu, **kv):
+        exe = self.rbench if impl == "wq-rust" else self.cbench
+        return ["taskset", "-c", cpu, exe, impl, role, name] + [f"{k}={v}" for k, v in kv.items()]
+
+    def spawn(self, argv, fds=(), wrap=None):
+        if wrap:
+            argv = wrap() + argv
+        return subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, pass_fds=fds)
+
+    @staticmethod
+    def wait_ready(p):
+        line = p.stdout.readline()
+        if line.strip() != "ready":
+            raise RuntimeError(f"{p.args}: expected 'ready', got {line!r}")
+
+    @staticmethod
+    def result(p, timeout=120):
+        try:
+            out, _ = p.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.communicate()
+            raise RuntimeError(f"{p.args}: timed out")
+        if p.returncode != 0:
+            raise RuntimeError(f"{p.args}: exit status {p.returncode}")
+        for line in out.splitlines():
+            if line.startswith("result"):
+                return dict(kv.split("=", 1) for kv in line.split()[1:])
+        raise RuntimeError(f"{p.args}: no result line in {out!r}")
+
+    def new_name(self):
+        name = f"{self.prefix}-{next(self.counter)}"
+        self.names.append(name)
+        return name
+
+    def cleanup(self, impl, name):
+        subprocess.run(self.cmd(impl, "cleanup", name, PROD_CPU), check=False)
+
+    def pipe_fds(self):
+        r, w = os.pipe()
+        try:
+            import fcntl
+            fcntl.fcntl(w, 1031, 1 << 20)  # F_SETPIPE_SZ: 1 MiB, the default maximum
+        except OSError:
+            pass
+        return r, w
+
+    # ------------------------------------------------------------ workloads
+    def recipe_capacity(self, size, total):
+        # The recipe's deque is unbounded: give its segment room for the
+        # whole run (a producer may run ahead of the consumer).
+        return max(64 << 20, int(total * (size + 16) * 1.3) + (16 << 20))
+
+    def throughput(self, impl, size, n, producers=1, consumers=1, batch=1, wrap=None):
+        """Messages per second from the first push to the last pop."""
+        name = self.new_name()
+        kv = dict(size=size)
+        if impl == BASE:
+            kv["capacity"] = self.recipe_capacity(size, n * producers)
+        fds = None
+        if impl == "pipe":
+            fds = self.pipe_fds()
+        procs = []
+        try:
+            cons = []
+            for _ in range(consumers):
+                ckv = dict(kv, consumers=consumers, batch=batch)
+                pf = ()
+                if fds:
+                    ckv["rfd"] = fds[0]
+                    pf = (fds[0],)
+                p = self.spawn(self.cmd(impl, "cons", name, CONS_CPU, **ckv), pf, wrap)
+                procs.append(p)
+                self.wait_ready(p)
+                cons.append(p)
+            stops = [consumers // producers + (1 if i < consumers % producers else 0) for i in range(producers)]
+            prods = []
+            for i in range(producers):
+                pkv = dict(kv, n=n, id=i, stops=stops[i], batch=batch)
+                pf = ()
+                if fds:
+                    pkv["wfd"] = fds[1]
+                    pf = (fds[1],)
+                p = self.spawn(self.cmd(impl, "prod", name, PROD_CPU, **pkv), pf, wrap)
+                procs.append(p)
+                prods.append(p)
+            if fds:
+                os.close(fds[0])
+                os.close(fds[1])
+                fds = None
+            pres = [self.result(p) for p in prods]
+            cres = [self.result(p) for p in cons]
+            procs = []
+        finally:
+            for p in procs:
+                p.kill()
+                p.wait()
+            if fds:
+                os.close(fds[0])
+                os.close(fds[1])
+            self.cleanup(impl, name)
+        count = sum(int(r["count"]) for r in cres)
+        ssum = sum(int(r["sum"]) for r in cres)
+        bad = sum(int(r["bad"]) for r in cres)
+        if bad or count != n * producers or ssum != producers * (n * (n - 1) // 2):
+            raise RuntimeError(f"{impl}: sequence check failed: count {count}, bad {bad}")
+        t0 = min(int(r["t_start"]) for r in pres)
+        t1 = max(int(r["t_end"]) for r in cres)
+        return count / ((t1 - t0) / 1e9) if count else 0.0
+
+    def pingpong(self, impl, n):
+        name = self.new_name()
+        kv = dict(size=8)
+        procs = []
+        pa = pb = None
+        try:
+            pong_fds = ping_fds = ()
+            if impl == "pipe":
+                pa, pb = self.pipe_fds(), self.pipe_fds()
+                pong_fds = (pa[0], pb[1])
+                ping_fds = (pb[0], pa[1])
+            pong = self.spawn(self.cmd(impl, "pong", name, CONS_CPU, **kv,
+                                       **({"rfd": pa[0], "wfd": pb[1]} if pa else {})), pong_fds)
+            procs.append(pong)
+            self.wait_ready(pong)
+            ping = self.spawn(self.cmd(impl, "ping", name, PROD_CPU, **kv, n=n,
+                                       **({"rfd": pb[0], "wfd": pa[1]} if pa else {})), ping_fds)
+            procs.append(ping)
+            for fd in (pa or ()) + (pb or ()):
+                os.close(fd)
+            pa = pb = None
+            res = self.result(ping)
+            self.result(pong)
+            procs = []
+        finally:
+            for p in procs:
+                p.kill()
+                p.wait()
+            for fd in (pa or ()) + (pb or ()):
+                os.close(fd)
+            self.cleanup(impl, name)
+        if int(res["bad"]):
+            raise RuntimeError(f"{impl}: ping-pong sequence check failed")
+        return {k: int(res[k]) / 1000 for k in ("p50", "p99", "p999", "max")}
+
+    def idle(self, impl):
+        name = self.new_name()
+        kv = dict(size=8)
+        fds = self.pipe_fds() if impl == "pipe" else None
+        procs = []
+        try:
+            p = self.spawn(self.cmd(impl, "idle", name, CONS_CPU, **kv,
+                                    **({"rfd": fds[0]} if fds else {})), (fds[0],) if fds else ())
+            procs.append(p)
+            self.wait_ready(p)
+            q = self.spawn(self.cmd(impl, "prod", name, PROD_CPU, **kv, n=0, delay_ms=1000,
+                                    **({"wfd": fds[1]} if fds else {})), (fds[1],) if fds else ())
+            procs.append(q)
+            if fds:
+                os.close(fds[0])
+                os.close(fds[1])
+                fds = None
+            self.result(q)
+            res = self.result(p)
+            procs = []
+        finally:
+            for p in procs:
+                p.kill()
+                p.wait()
+            if fds:
+                os.close(fds[0])
+                os.close(fds[1])
+            self.cleanup(impl, name)
+        return int(res["cpu_ns"]) / 1e6
+
+    def memcpy(self, size):
+        out = subprocess.run(["taskset", "-c", CONS_CPU, self.cbench, "-", "memcpy", "-", f"size={size}"],
+                             check=True, capture_output=True, text=True).stdout
+        return float(re.search(r"bytes_per_s=(\S+)", out).group(1))
+
+    def syscalls(self, impl, n):
+        """Syscalls (and futex calls) per message of a 1p1c 8 B run with each
+        process under `strace -f -c`, less a run of 0 messages (process
+        start-up and opening the queue)."""
+        def count(n):
+            files = []
+
+            def wrap():
+                files.append(f"/tmp/{self.prefix}-strace-{len(files)}.txt")
+                return ["strace", "-f", "-c", "-o", files[-1]]
+            try:
+                self.throughput(impl, 8, n, wrap=wrap)
+                total = futex = 0
+                for f in files:
+                    t, fu = parse_strace(f)
+                    total += t
+                    futex += fu
+                return total, futex
+            finally:
+                for f in files:
+                    if os.path.exists(f):
+                        os.unlink(f)
+        t_n, f_n = count(n)
+        t_0, f_0 = count(0)
+        return (t_n - t_0) / n, (f_n - f_0) / n
+
+
+def parse_strace(path):
+    total = futex = 0
+    with open(path) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 5 and parts[-1] == "total":
+                total = int(parts[3])
+            elif len(parts) >= 5 and parts[-1] == "futex":
+                futex = int(parts[3])
+    return total, futex
+
+
+def median(xs):
+    return statistics.median(xs)
+
+
+def fmt_rate(x):
+    return f"{x / 1e6:.2f} M/s"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cbench", required=True)
+    ap.add_argument("--rbench", required=True)
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--scale", type=float, default=1.0, help="multiplies message counts")
+    ap.add_argument("--out", default=os.path.dirname(os.path.abspath(__file__)))
+    ap.add_argument("--command", default="bench/run.sh")
+    ap.add_argument("--prefix", default="", help="queue name prefix (unique per run)")
+    ap.add_argument("--only", default="", help="comma-separated workload keys (for development)")
+    args = ap.parse_args()
+    b = Bench(args)
+    try:
+        run(args, b)
+    except BaseException:
+        # Remove whatever a failed run may have left (every kind, every name).
+        for name in b.names:
+            for impl in ("wq-c", "boost-recipe", "boost-mq", "posix-mq"):
+                b.cleanup(impl, name)
+        raise
+
+
+def run(args, b):
+    only = set(filter(None, args.only.split(",")))
+    want = lambda key: not only or key in only
+    S = args.scale
+    rows = []   # (workload, impl, metric, unit, values)
+    started = time.time()
+    load_before = os.getloadavg()
+
+    def slow(impl):
+        # Kernel-based queues are ~5-20x slower: fewer messages keep the run short.
+        return impl in ("posix-mq", "pipe", "boost-mq")
+
+    def tp_group(key, label, size, n, impls=IMPLS, producers=1, consumers=1, batch_impls=()):
+        if not want(key):
+            return
+        res = {i: [] for i in impls}
+        for i in batch_impls:
+            res[i + " batch64"] = []
+        for rep in range(args.reps):
+            for impl in impls:
+                cnt = int(n * S / (4 if slow(impl) else 1))
+                res[impl].append(b.throughput(impl, size, cnt, producers, consumers))
+            for impl in batch_impls:
+                res[impl + " batch64"].append(b.throughput(impl, size, int(n * 4 * S), batch=64))
+        for impl, vals in res.items():
+            rows.append(dict(workload=key, label=label, impl=impl, metric="msgs_per_s", values=vals,
+                             median=median(vals), bytes_per_s=median(vals) * size))
+            print(f"  {key:8} {impl:20} {fmt_rate(median(vals)):>12}  ({', '.join(fmt_rate(v) for v in vals)})",
+                  flush=True)
+
+    print(f"== wq bench, {args.reps} repetitions ==", flush=True)
+    tp_group("tp8", "1p→1c, 8 B", 8, 2_000_000)
+    tp_group("tp1k", "1p→1c, 1 KiB", 1024, 600_000)
+    if want("tp64k"):
+        mc = []
+        # memcpy bandwidth measured in the same run, interleaved with the queues
+        res = {i: [] for i in IMPLS}
+        for rep in range(args.reps):
+            mc.append(b.memcpy(65536))
+            for impl in IMPLS:
+                cnt = int(12_000 * S / (2 if slow(impl) else 1))
+                res[impl].append(b.throughput(impl, 65536, cnt))
+        rows.append(dict(workload="tp64k", label="memcpy 64 KiB blocks, 1 core", impl="memcpy",
+                         metric="bytes_per_s", values=mc, median=median(mc), bytes_per_s=median(mc)))
+        for impl, vals in res.items():
+            rows.append(dict(workload="tp64k", label="1p→1c, 64 KiB", impl=impl, metric="msgs_per_s",
+                             values=vals, median=median(vals), bytes_per_s=median(vals) * 65536))
+            print(f"  tp64k    {impl:20} {fmt_rate(median(vals)):>12}  {median(vals) * 65536 / 1e9:.2f} GB/s", flush=True)
+        print(f"  memcpy 64 KiB blocks: {median(mc) / 1e9:.2f} GB/s", flush=True)
+    tp_group("tp2p2c", "2p→2c, 8 B", 8, 1_000_000, producers=2, consumers=2)
+    tp_group("batch", "1p→1c, 8 B, batches of 64", 8, 2_000_000, impls=["wq-c", "wq-rust", BASE],
+             batch_impls=["wq-c", "wq-rust"])
+
+    if want("pingpong"):
+        res = {i: [] for i in IMPLS}
+        for rep in range(max(3, args.reps // 2 + 1)):
+            for impl in IMPLS:
+                res[impl].append(b.pingpong(impl, int(20_000 * S)))
+        for impl, vals in res.items():
+            agg = {k: median([v[k] for v in vals]) for k in ("p50", "p99", "p999")}
+            agg["max"] = max(v["max"] for v in vals)
+            rows.append(dict(workload="pingpong", label="ping-pong RTT, 8 B, blocking pops", impl=impl,
+                             metric="rtt_us", values=vals, median=agg))
+            print(f"  pingpong {impl:20} p50 {agg['p50']:.1f} p99 {agg['p99']:.1f} p99.9 {agg['p999']:.1f} "
+                  f"max {agg['max']:.1f} µs", flush=True)
+
+    if want("idle"):
+        res = {i: [] for i in IMPLS}
+        for rep in range(2):
+            for impl in IMPLS:
+                res[impl].append(b.idle(impl))
+        for impl, vals in res.items():
+            rows.append(dict(workload="idle", label="CPU of a consumer blocked 1 s on an empty queue",
+                             impl=impl, metric="cpu_ms", values=vals, median=median(vals)))
+            print(f"  idle     {impl:20} {median(vals):.3f} ms CPU per 1 s blocked", flush=True)
+
+    if want("syscalls") and shutil.which("strace"):
+        for impl in ["wq-c", "wq-rust", BASE]:
+            per, fut = b.syscalls(impl, int(500_000 * S))
+            rows.append(dict(workload="syscalls", label="syscalls per message, 1p→1c 8 B (strace -f -c)",
+                             impl=impl, metric="syscalls_per_msg", values=[per], median=per, futex_per_msg=fut))
+            print(f"  syscalls {impl:20} {per:.5f} per message ({fut:.5f} futex)", flush=True)
+
+    elapsed = time.time() - started
+    report(args, rows, elapsed, load_before)
+
+
+def ratio(rows, workload, impl, base=BASE, key=None):
+    def get(i):
+        for r in rows:
+            if r["workload"] == workload and r["impl"] == i:
+                return r["median"] if key is None else r["median"][key]
+        return None
+    a, b = get(impl), get(base)
+    return None if a is None or b is None or b == 0 else a / b
+
+
+def report(args, rows, elapsed, load_before):
+    out_md = os.path.join(args.out, "RESULTS.md")
+    out_jsonl = os.path.join(args.out, "results.jsonl")
+    date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    cpu = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    machine = f"{cpu}, {os.cpu_count()} CPUs, Linux {platform.release()}, glibc {platform.libc_ver()[1]}"
+    boost = "?"
+    try:
+        with open("/usr/include/boost/version.hpp") as f:
+            boost = re.search(r'BOOST_LIB_VERSION "(\S+)"', f.read()).group(1).replace("_", ".")
+    except (OSError, AttributeError):
+        pass
+
+    # Targets: (description, value, goal text, met)
+    targets = []
+
+    def add(desc, value, goal, ok, fmt="{:.2f}×"):
+        targets.append((desc, "n/a" if value is None else fmt.format(value), goal,
+                        "n/a" if value is None else ("met" if ok(value) else "**NOT met**")))
+
+    for impl in ("wq-c", "wq-rust"):
+        add(f"1p1c 8 B, {impl} / recipe", ratio(rows, "tp8", impl), "≥ 3×", lambda v: v >= 3)
+        add(f"1p1c 1 KiB, {impl} / recipe", ratio(rows, "tp1k", impl), "≥ 3×", lambda v: v >= 3)
+        add(f"1p1c 1 KiB, {impl} / boost message_queue", ratio(rows, "tp1k", impl, "boost-mq"), "≥ 1.5×",
+            lambda v: v >= 1.5)
+        add(f"2p2c 8 B, {impl} / recipe", ratio(rows, "tp2p2c", impl), "≥ 3×", lambda v: v >= 3)
+        mc = next((r["median"] for r in rows if r["workload"] == "tp64k" and r["impl"] == "memcpy"), None)
+        w = next((r["bytes_per_s"] for r in rows if r["workload"] == "tp64k" and r["impl"] == impl), None)
+        add(f"64 KiB, {impl} / memcpy bandwidth", None if mc is None or w is None else w / mc, "≥ 50%",
+            lambda v: v >= 0.5, "{:.0%}")
+        add(f"ping-pong p50, {impl} / recipe", ratio(rows, "pingpong", impl, key="p50"), "≤ 0.20×",
+            lambda v: v <= 0.2, "{:.3f}×")
+        add(f"ping-pong p99.9, {impl} / recipe", ratio(rows, "pingpong", impl, key="p999"), "≤ 1×",
+            lambda v: v <= 1.0, "{:.3f}×")
+        idle = next((r["median"] for r in rows if r["workload"] == "idle" and r["impl"] == impl), None)
+        add(f"idle blocked consumer, {impl}", idle, "~0 (< 5 ms CPU per s)", lambda v: v < 5, "{:.2f} ms")
+        add(f"batch-64 8 B, {impl} / recipe (single)", ratio(rows, "batch", impl + " batch64"), "≥ 10×",
+            lambda v: v >= 10)
+        sc = next((r for r in rows if r["workload"] == "syscalls" and r["impl"] == impl), None)
+        add(f"syscalls per message 1p1c 8 B, {impl}", None if sc is None else sc["median"], "≈ 0 (< 0.01)",
+            lambda v: v < 0.01, "{:.4f}")
+
+    lines = []
+    lines.append("# wq benchmark results\n")
+    lines.append(f"- Date: {date}")
+    lines.append(f"- Machine: {machine}")
+    lines.append(f"- Load average before the run: {' '.join(f'{x:.2f}' for x in load_before)}; "
+                 f"run took {elapsed:.0f} s")
+    lines.append(f"- Boost {boost} (Debian libboost-dev), g++ -O2; Rust release profile")
+    lines.append(f"- Command: `{args.command}` ({args.reps} repetitions, interleaved; medians)")
+    lines.append("- Pinning: producers / ping on CPU 0, consumers / pong on CPU 1 (taskset)")
+    lines.append("")
+    lines.append("## Targets (ratios against the Boost recipe in the same run)\n")
+    lines.append("| target | measured | goal | status |")
+    lines.append("| --- | ---: | --- | --- |")
+    for t in targets:
+        lines.append(f"| {t[0]} | {t[1]} | {t[2]} | {t[3]} |")
+    lines.append("")
+    lines.append("## Throughput (messages/s, median; ratio = impl / Boost recipe)\n")
+    lines.append("| workload | implementation | median | MB/s | vs recipe | runs |")
+    lines.append("| --- | --- | ---: | ---: | ---: | --- |")
+    for r in rows:
+        if r["metric"] not in ("msgs_per_s", "bytes_per_s"):
+            continue
+        if r["metric"] == "bytes_per_s":
+            lines.append(f"| {r['label']} | {r['impl']} | – | {r['median'] / 1e6:.0f} | – | "
+                         f"{', '.join(f'{v / 1e6:.0f}' for v in r['values'])} MB/s |")
+            continue
+        base = next((x["median"] for x in rows if x["workload"] == r["workload"] and x["impl"] == BASE), None)
+        rr = f"{r['median'] / base:.2f}×" if base else "–"
+        lines.append(f"| {r['label']} | {r['impl']} | {r['median'] / 1e6:.2f} M | {r['bytes_per_s'] / 1e6:.0f} | "
+                     f"{rr} | {', '.join(f'{v / 1e6:.2f}' for v in r['values'])} M |")
+    lines.append("")
+    if any(r["workload"] == "pingpong" for r in rows):
+        lines.append("## Ping-pong round trip, 8 B, blocking pops (µs; medians of the runs' percentiles, max of maxima)\n")
+        lines.append("| implementation | p50 | p99 | p99.9 | max | p50 vs recipe | p99.9 vs recipe |")
+        lines.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+        for r in rows:
+            if r["workload"] != "pingpong":
+                continue
+            m = r["median"]
+            lines.append(f"| {r['impl']} | {m['p50']:.2f} | {m['p99']:.2f} | {m['p999']:.2f} | {m['max']:.1f} | "
+                         f"{ratio(rows, 'pingpong', r['impl'], key='p50'):.3f}× | "
+                         f"{ratio(rows, 'pingpong', r['impl'], key='p999'):.3f}× |")
+        lines.append("")
+    if any(r["workload"] == "idle" for r in rows):
+        lines.append("## CPU time of a consumer blocked 1 s on an empty queue\n")
+        lines.append("| implementation | CPU ms (median) | runs |")
+        lines.append("| --- | ---: | --- |")
+        for r in rows:
+            if r["workload"] == "idle":
+                lines.append(f"| {r['impl']} | {r['median']:.3f} | {', '.join(f'{v:.3f}' for v in r['values'])} |")
+        lines.append("")
+    if any(r["workload"] == "syscalls" for r in rows):
+        lines.append("## Syscalls per message, 1p→1c 8 B (strace -f -c on both processes, less a 0-message run)\n")
+        lines.append("| implementation | syscalls/msg | futex/msg |")
+        lines.append("| --- | ---: | ---: |")
+        for r in rows:
+            if r["workload"] == "syscalls":
+                lines.append(f"| {r['impl']} | {r['median']:.5f} | {r['futex_per_msg']:.5f} |")
+        lines.append("")
+    md = "\n".join(lines)
+    with open(out_md, "w") as f:
+        f.write(md)
+    with open(out_jsonl, "w") as f:
+        for r in rows:
+            f.write(json.dumps(dict(r, date=date, machine=machine), ensure_ascii=False) + "\n")
+    print()
+    print(md)
+    print(f"(written to {out_md} and {out_jsonl})")
+    print("machine-readable lines:")
+    with open(out_jsonl) as f:
+        sys.stdout.write(f.read())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,292 @@
+//! Bench roles for wq through its safe Rust API, with the same command line
+//! and output as `bench/cbench.cpp` so that `bench/driver.py` runs both
+//! alike:
+//!
+//! ```text
+//! wq-bench wq-rust ROLE NAME key=value...
+//! ```
+//!
+//! ROLE is `cons`, `prod`, `ping`, `pong`, `idle` or `cleanup`. Every message
+//! starts with an 8-byte tag (producer id in the top 8 bits, 0xFF = stop;
+//! sequence number in the low 56); consumers check every producer's sequence
+//! and print one `result key=value...` line.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use wq::{Options, Queue, Span};
+
+const STOP: u64 = 0xFF << 56;
+const SEQ_MASK: u64 = (1 << 56) - 1;
+
+#[repr(C)]
+struct Timespec {
+    tv_sec: i64,
+    tv_nsec: i64,
+}
+
+unsafe extern "C" {
+    fn clock_gettime(clock: i32, ts: *mut Timespec) -> i32;
+}
+
+const CLOCK_MONOTONIC: i32 = 1;
+const CLOCK_PROCESS_CPUTIME_ID: i32 = 2;
+
+fn clock_ns(clock: i32) -> u64 {
+    let mut ts = Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a writable timespec (x86_64/aarch64 Linux layout);
+    // both clocks always exist on Linux.
+    unsafe { clock_gettime(clock, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+fn now_ns() -> u64 {
+    clock_ns(CLOCK_MONOTONIC)
+}
+
+struct Cfg {
+    name: String,
+    size: usize,
+    kv: HashMap<String, String>,
+}
+
+impl Cfg {
+    fn get(&self, key: &str, default: u64) -> u64 {
+        self.kv
+            .get(key)
+            .map_or(default, |v| v.parse().expect("numeric argument"))
+    }
+
+    fn open(&self, name: &str) -> Queue {
+        let options = Options {
+            capacity: self.get("capacity", 32 << 20),
+            ..Options::default()
+        };
+        Queue::open(name, &options).unwrap_or_else(|e| die(&format!("open {name}: {e}")))
+    }
+}
+
+fn die(what: &str) -> ! {
+    eprintln!("wq-bench: {what}");
+    std::process::exit(2)
+}
+
+fn tag(msg: &[u8]) -> u64 {
+    u64::from_le_bytes(msg[..8].try_into().expect("8-byte tag"))
+}
+
+fn ready() {
+    println!("ready");
+    std::io::stdout().flush().expect("stdout");
+}
+
+/// Pops until a stop message, checking every producer's sequence.
+fn cons(c: &Cfg) -> u8 {
+    let q = c.open(&c.name);
+    let batch = c.get("batch", 1).max(1) as usize;
+    let exact = c.get("consumers", 1) == 1;
+    let size = c.size.max(8);
+    let mut buf = vec![0u8; size * batch];
+    let mut spans = vec![Span::default(); batch];
+    let mut last = [-1i64; 255];
+    let (mut count, mut sum, mut bad) = (0u64, 0u64, 0u64);
+    let mut stop = false;
+    ready();
+    let mut check = |msg: &[u8], stop: &mut bool| {
+        let t = tag(msg);
+        if msg.len() != c.size {
+            bad += 1;
+        }
+        if t & !SEQ_MASK == STOP {
+            *stop = true;
+            return;
+        }
+        let id = (t >> 56) as usize;
+        let seq = (t & SEQ_MASK) as i64;
+        if if exact {
+            seq != last[id] + 1
+        } else {
+            seq <= last[id]
+        } {
+            bad += 1;
+        }
+        last[id] = seq;
+        count += 1;
+        sum += seq as u64;
+    };
+    while !stop {
+        if batch > 1 {
+            let n = q
+                .pop_batch(&mut buf, &mut spans, None)
+                .unwrap_or_else(|e| die(&format!("pop_batch: {e}")));
+            for s in &spans[..n] {
+                check(&buf[s.offset..s.offset + s.len], &mut stop);
+            }
+        } else {
+            let len = q
+                .pop_into(&mut buf, None)
+                .unwrap_or_else(|e| die(&format!("pop: {e}")));
+            check(&buf[..len], &mut stop);
+        }
+    }
+    let t_end = now_ns();
+    println!("result t_end={t_end} count={count} sum={sum} bad={bad}");
+    u8::from(bad != 0)
+}
+
+fn prod(c: &Cfg) -> u8 {
+    let q = c.open(&c.name);
+    let n = c.get("n", 1_000_000);
+    let id = c.get("id", 0);
+    let stops = c.get("stops", 1);
+    let batch = c.get("batch", 1).max(1) as usize;
+    let delay = Duration::from_millis(c.get("delay_ms", 0));
+    let size = c.size.max(8);
+    let mut buf = vec![b'x'; size * batch];
+    if !delay.is_zero() {
+        std::thread::sleep(delay);
+    }
+    let t_start = now_ns();
+    let mut i = 0u64;
+    while i < n {
+        let k = batch.min((n - i) as usize);
+        for j in 0..k {
+            let t = (id << 56) | (i + j as u64);
+            buf[j * size..j * size + 8].copy_from_slice(&t.to_le_bytes());
+        }
+        if k == 1 {
+            q.push(&buf[..size], None)
+                .unwrap_or_else(|e| die(&format!("push: {e}")));
+        } else {
+            let msgs: Vec<&[u8]> = buf[..k * size].chunks(size).collect();
+            let mut done = 0;
+            while done < k {
+                done += q
+                    .push_batch(&msgs[done..], None)
+                    .unwrap_or_else(|e| die(&format!("push_batch: {e}")));
+            }
+        }
+        i += k as u64;
+    }
+    buf[..8].copy_from_slice(&STOP.to_le_bytes());
+    for _ in 0..stops {
+        q.push(&buf[..size], None)
+            .unwrap_or_else(|e| die(&format!("push: {e}")));
+    }
+    println!("result t_start={t_start} t_done={}", now_ns());
+    0
+}
+
+/// Round trips over two queues: NAME-a carries pings, NAME-b the replies.
+fn ping(c: &Cfg) -> u8 {
+    let a = c.open(&format!("{}-a", c.name));
+    let b = c.open(&format!("{}-b", c.name));
+    let n = c.get("n", 20_000);
+    let warm = c.get("warm", 1000);
+    let size = c.size.max(8);
+    let mut msg = vec![0u8; size];
+    let mut buf = vec![0u8; size];
+    let mut rtt = Vec::with_capacity(n as usize);
+    let mut bad = 0u64;
+    for i in 0..n + warm {
+        msg[..8].copy_from_slice(&i.to_le_bytes());
+        let t0 = now_ns();
+        a.push(&msg, None)
+            .unwrap_or_else(|e| die(&format!("push: {e}")));
+        let len = b
+            .pop_into(&mut buf, None)
+            .unwrap_or_else(|e| die(&format!("pop: {e}")));
+        let t1 = now_ns();
+        if tag(&buf[..len]) != i {
+            bad += 1;
+        }
+        if i >= warm {
+            rtt.push(t1 - t0);
+        }
+    }
+    msg[..8].copy_from_slice(&STOP.to_le_bytes());
+    a.push(&msg, None)
+        .unwrap_or_else(|e| die(&format!("push: {e}")));
+    rtt.sort_unstable();
+    let pct = |p: f64| rtt[((p * rtt.len() as f64) as usize).min(rtt.len() - 1)];
+    println!(
+        "result p50={} p99={} p999={} max={} bad={bad}",
+        pct(0.50),
+        pct(0.99),
+        pct(0.999),
+        rtt[rtt.len() - 1]
+    );
+    u8::from(bad != 0)
+}
+
+fn pong(c: &Cfg) -> u8 {
+    let a = c.open(&format!("{}-a", c.name));
+    let b = c.open(&format!("{}-b", c.name));
+    let mut buf = vec![0u8; c.size.max(8)];
+    ready();
+    loop {
+        let len = a
+            .pop_into(&mut buf, None)
+            .unwrap_or_else(|e| die(&format!("pop: {e}")));
+        if tag(&buf[..len]) == STOP {
+            break;
+        }
+        b.push(&buf[..len], None)
+            .unwrap_or_else(|e| die(&format!("push: {e}")));
+    }
+    println!("result");
+    0
+}
+
+/// Blocks in one pop on an empty queue until the driver's producer pushes.
+fn idle(c: &Cfg) -> u8 {
+    let q = c.open(&c.name);
+    let mut buf = vec![0u8; c.size.max(8)];
+    ready();
+    let (w0, c0) = (now_ns(), clock_ns(CLOCK_PROCESS_CPUTIME_ID));
+    q.pop_into(&mut buf, None)
+        .unwrap_or_else(|e| die(&format!("pop: {e}")));
+    let (c1, w1) = (clock_ns(CLOCK_PROCESS_CPUTIME_ID), now_ns());
+    println!("result cpu_ns={} wall_ns={}", c1 - c0, w1 - w0);
+    0
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    if args.len() < 4 || args[1] != "wq-rust" {
+        die("usage: wq-bench wq-rust ROLE NAME key=value...");
+    }
+    let mut kv = HashMap::new();
+    for a in &args[4..] {
+        let (k, v) = a
+            .split_once('=')
+            .unwrap_or_else(|| die(&format!("bad argument {a}")));
+        kv.insert(k.to_owned(), v.to_owned());
+    }
+    let mut c = Cfg {
+        name: args[3].clone(),
+        size: 8,
+        kv,
+    };
+    c.size = c.get("size", 8) as usize;
+    let code = match args[2].as_str() {
+        "cons" => cons(&c),
+        "prod" => prod(&c),
+        "ping" => ping(&c),
+        "pong" => pong(&c),
+        "idle" => idle(&c),
+        "cleanup" => {
+            for suffix in ["", "-a", "-b"] {
+                let _ = Queue::remove(&format!("{}{suffix}", c.name));
+            }
+            0
+        }
+        other => die(&format!("unknown role {other}")),
+    };
+    ExitCode::from(code)
+}

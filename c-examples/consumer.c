@@ -1,0 +1,132 @@
+/* consumer.c - pops COUNT messages of the example stream from QUEUE and
+ * checks them: every message exactly once, whole, in order.
+ *
+ *   usage: c-consumer QUEUE COUNT
+ *
+ * Opens (or creates, with 1 MiB of storage) the queue, takes messages in
+ * batches with wq_pop_batch, checks each against the stream, then checks
+ * that nothing more arrives and removes the queue.
+ * Exit status: 0 all good, 1 wrong data, 2 bad usage, 3 a wq call failed.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "message_stream.h"
+#include "wq.h"
+
+#define POP_TIMEOUT_NS (INT64_C(60) * 1000 * 1000 * 1000)
+#define QUIET_NS (INT64_C(200) * 1000 * 1000)
+#define MAX_BATCH 32
+
+static int fail(const char *what, wq_status s) {
+    fprintf(stderr, "c-consumer: %s: %s (%s)\n", what, wq_status_str(s), wq_last_error());
+    return 3;
+}
+
+static int parse_count(const char *text, uint64_t *out) {
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || text[0] == '-') {
+        return -1;
+    }
+    *out = (uint64_t)v;
+    return 0;
+}
+
+static int report_mismatch(uint64_t expected, const unsigned char *msg, size_t len) {
+    uint64_t got = stream_index_of(msg, len);
+    if (got != UINT64_MAX && got != expected && got < expected) {
+        fprintf(stderr, "c-consumer: message %" PRIu64 " expected, got message %" PRIu64
+                        " again (duplicate or reordering)\n", expected, got);
+    } else if (got != UINT64_MAX && got != expected) {
+        fprintf(stderr, "c-consumer: message %" PRIu64 " expected, got message %" PRIu64
+                        " (a message was lost)\n", expected, got);
+    } else {
+        fprintf(stderr, "c-consumer: message %" PRIu64 " is damaged (%zu bytes, expected %zu)\n",
+                expected, len, stream_len(expected));
+    }
+    return 1;
+}
+
+int main(int argc, char **argv) {
+    uint64_t count = 0;
+    if (argc != 3 || parse_count(argv[2], &count) != 0) {
+        fprintf(stderr, "usage: %s QUEUE COUNT\n", argc > 0 ? argv[0] : "c-consumer");
+        return 2;
+    }
+
+    wq_options opts;
+    wq_options_default(&opts);
+    opts.capacity = STREAM_CAPACITY;
+
+    wq_queue *q = NULL;
+    wq_status s = wq_open(argv[1], &opts, &q);
+    if (s != WQ_OK) {
+        return fail("wq_open", s);
+    }
+
+    size_t cap = 64 * 1024;
+    unsigned char *buf = malloc(cap);
+    wq_span spans[MAX_BATCH];
+    int rc = 0;
+    uint64_t next = 0;
+    while (buf != NULL && rc == 0 && next < count) {
+        size_t n = 0;
+        size_t want = count - next < MAX_BATCH ? (size_t)(count - next) : MAX_BATCH;
+        s = wq_pop_batch(q, buf, cap, spans, want, &n, POP_TIMEOUT_NS);
+        if (s == WQ_BUFFER_TOO_SMALL) {
+            /* The next message is larger than the buffer: grow and retry. */
+            unsigned char *bigger = realloc(buf, spans[0].len);
+            if (bigger == NULL) {
+                break;
+            }
+            buf = bigger;
+            cap = spans[0].len;
+            continue;
+        }
+        if (s != WQ_OK) {
+            char what[80];
+            snprintf(what, sizeof what, "wq_pop_batch waiting for message %" PRIu64, next);
+            rc = fail(what, s);
+            break;
+        }
+        for (size_t k = 0; k < n && rc == 0; ++k, ++next) {
+            const unsigned char *msg = buf + spans[k].offset;
+            if (stream_check(next, msg, spans[k].len) != 0) {
+                rc = report_mismatch(next, msg, spans[k].len);
+            }
+        }
+    }
+    if (buf == NULL && rc == 0) {
+        fprintf(stderr, "c-consumer: out of memory\n");
+        rc = 3;
+    }
+
+    if (rc == 0) {
+        /* Exactly COUNT: nothing more may arrive. */
+        size_t len = 0;
+        s = wq_pop(q, buf, cap, &len, QUIET_NS);
+        if (s == WQ_OK || s == WQ_BUFFER_TOO_SMALL) {
+            fprintf(stderr, "c-consumer: an extra message of %zu bytes after %" PRIu64 "\n", len,
+                    count);
+            rc = 1;
+        } else if (s != WQ_EMPTY) {
+            rc = fail("wq_pop (final)", s);
+        }
+    }
+
+    free(buf);
+    wq_close(q);
+    if (rc == 0) {
+        s = wq_remove(argv[1]);
+        if (s != WQ_OK && s != WQ_NOT_FOUND) {
+            return fail("wq_remove", s);
+        }
+        printf("c-consumer: received %" PRIu64 " messages from %s, all in order\n", count,
+               argv[1]);
+    }
+    return rc;
+}

@@ -1,0 +1,79 @@
+/* message_stream.h - the deterministic message stream shared by the wq
+ * producer/consumer examples (C, C++ and Rust implement the same rules, so
+ * any producer can feed any consumer):
+ *
+ *   h      = splitmix64(i)                       for message number i
+ *   length = 8192 + (h >> 40) % 24576            when h % 100 == 0 (1 in 100)
+ *            (h >> 8) % 1100                     otherwise
+ *   byte j = (i >> 8j) & 0xff                    for j < 8 when length >= 8
+ *            ((h >> 8(j % 8)) + j) & 0xff        otherwise
+ */
+#ifndef WQ_EXAMPLE_MESSAGE_STREAM_H
+#define WQ_EXAMPLE_MESSAGE_STREAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Largest message of the stream. */
+#define STREAM_MAX_LEN ((size_t)(8192 + 24576))
+/* Queue capacity the examples create with: small, so producers do wait. */
+#define STREAM_CAPACITY ((uint64_t)1 << 20)
+
+static inline uint64_t stream_hash(uint64_t i) {
+    uint64_t z = i + UINT64_C(0x9E3779B97F4A7C15);
+    z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+    return z ^ (z >> 31);
+}
+
+static inline size_t stream_len(uint64_t i) {
+    uint64_t h = stream_hash(i);
+    if (h % 100 == 0) {
+        return (size_t)(8192 + (h >> 40) % 24576);
+    }
+    return (size_t)((h >> 8) % 1100);
+}
+
+static inline unsigned char stream_byte(uint64_t i, size_t len, size_t j) {
+    uint64_t h = stream_hash(i);
+    if (j < 8 && len >= 8) {
+        return (unsigned char)((i >> (8 * j)) & 0xff);
+    }
+    return (unsigned char)(((h >> (8 * (j % 8))) + j) & 0xff);
+}
+
+/* Writes message i into buf (room for STREAM_MAX_LEN); returns its length. */
+static inline size_t stream_fill(uint64_t i, unsigned char *buf) {
+    size_t len = stream_len(i);
+    for (size_t j = 0; j < len; ++j) {
+        buf[j] = stream_byte(i, len, j);
+    }
+    return len;
+}
+
+/* The message number stored in a message's first 8 bytes (when it has them). */
+static inline uint64_t stream_index_of(const unsigned char *msg, size_t len) {
+    uint64_t i = 0;
+    if (len < 8) {
+        return UINT64_MAX;
+    }
+    for (size_t j = 0; j < 8; ++j) {
+        i |= (uint64_t)msg[j] << (8 * j);
+    }
+    return i;
+}
+
+/* 0 when msg is message i; otherwise the first differing byte + 1. */
+static inline size_t stream_check(uint64_t i, const unsigned char *msg, size_t len) {
+    if (len != stream_len(i)) {
+        return (size_t)-1;
+    }
+    for (size_t j = 0; j < len; ++j) {
+        if (msg[j] != stream_byte(i, len, j)) {
+            return j + 1;
+        }
+    }
+    return 0;
+}
+
+#endif /* WQ_EXAMPLE_MESSAGE_STREAM_H */

@@ -1,0 +1,253 @@
+//! Finding and classifying what lives in `/dev/shm`.
+//!
+//! A file is recognised as a wq queue by opening it with the library
+//! ([`wq::OpenMode::OpenOnly`]), which validates its header, never by its
+//! name. What the library reports decides the [`State`].
+
+use std::collections::HashMap;
+use std::fs;
+use std::io;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use wq::{OpenMode, Options, Queue, Stats};
+
+/// Where POSIX shared-memory names live on Linux.
+pub const SHM_DIR: &str = "/dev/shm";
+
+/// What a file in `/dev/shm` turned out to be.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum State {
+    /// A healthy wq queue and its counters.
+    Ok(Stats),
+    /// A wq queue (its magic and layout version match) that fails validation.
+    Corrupt(String),
+    /// A wq queue whose creator never finished initialising it.
+    Incomplete(String),
+    /// Not a wq queue of this layout: another program's segment, a
+    /// semaphore, an empty file, or a queue of another wq layout version.
+    Foreign(String),
+    /// The file could not be opened to check it.
+    NoAccess(String),
+    /// Checking failed for another reason (an OS error).
+    Failed(String),
+}
+
+impl State {
+    /// The state's name as shown by `ls` and in JSON.
+    pub fn label(&self) -> &'static str {
+        match self {
+            State::Ok(_) => "ok",
+            State::Corrupt(_) => "corrupt",
+            State::Incomplete(_) => "incomplete",
+            State::Foreign(_) => "foreign",
+            State::NoAccess(_) => "no access",
+            State::Failed(_) => "error",
+        }
+    }
+
+    /// Why the state is not `ok`, if it is not.
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            State::Ok(_) => None,
+            State::Corrupt(r)
+            | State::Incomplete(r)
+            | State::Foreign(r)
+            | State::NoAccess(r)
+            | State::Failed(r) => Some(r),
+        }
+    }
+
+    /// Whether `rm --stale` removes it: a wq queue that can never work again.
+    pub fn is_stale(&self) -> bool {
+        matches!(self, State::Corrupt(_) | State::Incomplete(_))
+    }
+
+    /// Classifies a failure to open or read a queue.
+    ///
+    /// The library reports a queue whose magic and layout match but whose
+    /// `ready` flag was never set with exactly the message below; every other
+    /// `Incompatible` (bad magic, zero-filled, too small, other layout) may
+    /// belong to another program and counts as foreign.
+    pub fn from_error(error: &wq::Error) -> State {
+        match error {
+            wq::Error::Corrupted(r) => State::Corrupt(r.clone()),
+            wq::Error::Incompatible(r) if r == "the segment never finished initialising" => {
+                State::Incomplete(r.clone())
+            }
+            wq::Error::Incompatible(r) => State::Foreign(r.clone()),
+            wq::Error::InvalidArgument(r) => {
+                State::Foreign(format!("not a valid wq queue name ({r})"))
+            }
+            wq::Error::PermissionDenied(r) => State::NoAccess(r.clone()),
+            other => State::Failed(other.to_string()),
+        }
+    }
+}
+
+/// One file in `/dev/shm` and what it is.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    /// The queue name (the file name, without a leading slash).
+    pub name: String,
+    /// The file's path.
+    pub path: PathBuf,
+    /// File size in bytes.
+    pub size: u64,
+    /// Owner's user id.
+    pub uid: u32,
+    /// Owner's user name, or the uid as text when unknown.
+    pub owner: String,
+    /// Permission bits.
+    pub mode: u32,
+    /// What the file is.
+    pub state: State,
+}
+
+/// Resolves user ids to names from `/etc/passwd`.
+#[derive(Debug, Default)]
+pub struct Users(HashMap<u32, String>);
+
+impl Users {
+    /// Reads `/etc/passwd`; an unreadable one leaves every uid numeric.
+    pub fn load() -> Users {
+        let text = fs::read_to_string("/etc/passwd").unwrap_or_default();
+        Users(
+            text.lines()
+                .filter_map(|line| {
+                    let mut fields = line.split(':');
+                    let name = fields.next()?;
+                    let uid = fields.nth(1)?.parse().ok()?;
+                    Some((uid, name.to_owned()))
+                })
+                .collect(),
+        )
+    }
+
+    /// The user name of `uid`, or the uid itself.
+    pub fn name(&self, uid: u32) -> String {
+        self.0.get(&uid).cloned().unwrap_or_else(|| uid.to_string())
+    }
+}
+
+/// Opens queue `name` the way every command does: existing only.
+pub fn open(name: &str) -> wq::Result<Queue> {
+    Queue::open(
+        name,
+        &Options {
+            open_mode: OpenMode::OpenOnly,
+            ..Options::default()
+        },
+    )
+}
+
+/// The path of queue `name` (`"q"` or `"/q"`).
+pub fn path_of(name: &str) -> PathBuf {
+    Path::new(SHM_DIR).join(name.strip_prefix('/').unwrap_or(name))
+}
+
+/// Examines queue `name`. `Err` only when there is no such file (or the
+/// name is not one) — every other problem is a [`State`].
+pub fn probe(name: &str, users: &Users) -> wq::Result<Entry> {
+    let bare = name.strip_prefix('/').unwrap_or(name);
+    let path = path_of(bare);
+    let state = match open(bare) {
+        Ok(queue) => match queue.stats() {
+            Ok(stats) => State::Ok(stats),
+            Err(e) => State::from_error(&e),
+        },
+        Err(e @ (wq::Error::NotFound(_) | wq::Error::InvalidArgument(_))) => return Err(e),
+        Err(e) => State::from_error(&e),
+    };
+    let meta = fs::metadata(&path).map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound => wq::Error::NotFound(format!("/{bare}")),
+        _ => wq::Error::System {
+            call: "stat",
+            source: e,
+        },
+    })?;
+    Ok(entry(bare, path, &meta, users, state))
+}
+
+fn entry(name: &str, path: PathBuf, meta: &fs::Metadata, users: &Users, state: State) -> Entry {
+    Entry {
+        name: name.to_owned(),
+        path,
+        size: meta.len(),
+        uid: meta.uid(),
+        owner: users.name(meta.uid()),
+        mode: meta.permissions().mode() & 0o7777,
+        state,
+    }
+}
+
+/// Examines every regular file in `/dev/shm`, sorted by name. Files that
+/// vanish while being examined are left out.
+pub fn scan(users: &Users) -> io::Result<Vec<Entry>> {
+    let mut entries = Vec::new();
+    for dirent in fs::read_dir(SHM_DIR)? {
+        let dirent = dirent?;
+        if !dirent.file_type()?.is_file() {
+            continue;
+        }
+        let Some(name) = dirent.file_name().to_str().map(str::to_owned) else {
+            continue; // not UTF-8: certainly not a wq queue name
+        };
+        match probe(&name, users) {
+            Ok(entry) => entries.push(entry),
+            Err(wq::Error::NotFound(_)) => {}
+            Err(e) => {
+                // Not a name wq accepts (or stat failed): still list the file.
+                let Ok(meta) = dirent.metadata() else {
+                    continue;
+                };
+                let state = State::from_error(&e);
+                entries.push(entry(&name, dirent.path(), &meta, users, state));
+            }
+        }
+    }
+    entries.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(entries)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states_from_errors() {
+        assert_eq!(
+            State::from_error(&wq::Error::Corrupted("x".into())).label(),
+            "corrupt"
+        );
+        assert_eq!(
+            State::from_error(&wq::Error::Incompatible(
+                "the segment never finished initialising".into()
+            ))
+            .label(),
+            "incomplete"
+        );
+        assert_eq!(
+            State::from_error(&wq::Error::Incompatible(
+                "the segment is empty or never finished initialising".into()
+            ))
+            .label(),
+            "foreign"
+        );
+        assert_eq!(
+            State::from_error(&wq::Error::PermissionDenied("x".into())).label(),
+            "no access"
+        );
+        assert!(State::Corrupt(String::new()).is_stale());
+        assert!(State::Incomplete(String::new()).is_stale());
+        assert!(!State::Foreign(String::new()).is_stale());
+        assert!(!State::NoAccess(String::new()).is_stale());
+    }
+
+    #[test]
+    fn users_fall_back_to_uid() {
+        let users = Users::load();
+        assert_eq!(users.name(0), "root");
+        assert_eq!(users.name(4_000_000_000), "4000000000");
+    }
+}

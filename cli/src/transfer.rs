@@ -1,0 +1,169 @@
+//! The commands that move messages: `push` and `pop`.
+
+use std::ffi::OsString;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::os::unix::ffi::OsStringExt;
+use std::time::Instant;
+
+use wq::Queue;
+
+use crate::commands::queue_failure;
+use crate::failure::{self, Failure, Outcome};
+use crate::inspect;
+use crate::output::{self, MessageFormat};
+use crate::units::Timeout;
+use crate::{PopArgs, PushArgs};
+
+/// Most lines gathered from standard input before they are pushed as one batch.
+const BATCH_MESSAGES: usize = 256;
+/// Most bytes gathered from standard input before they are pushed as one batch.
+const BATCH_BYTES: usize = 1 << 20;
+
+/// Pushes messages to one queue, counting them for error reports.
+struct Pusher {
+    queue: Queue,
+    timeout: Timeout,
+    pushed: u64,
+    context: String,
+}
+
+impl Pusher {
+    /// Pushes all of `msgs` in order, as few batches as room allows.
+    fn push_all(&mut self, msgs: &[Vec<u8>]) -> Result<(), Failure> {
+        let mut done = 0;
+        while done < msgs.len() {
+            match self.queue.push_batch(&msgs[done..], self.timeout.0) {
+                Ok(n) => {
+                    done += n;
+                    self.pushed += n as u64;
+                }
+                Err(error) => {
+                    let message = match &error {
+                        wq::Error::Full => {
+                            format!("the queue stayed full for {} (the timeout)", self.timeout)
+                        }
+                        other => other.to_string(),
+                    };
+                    return Err(Failure::Other {
+                        code: failure::code_of(&error),
+                        message: format!(
+                            "{}: message {}: {message}; {} message(s) were pushed before it, none after",
+                            self.context,
+                            self.pushed + 1,
+                            self.pushed
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `wq push`: arguments, `--file` contents, or standard input lines.
+pub fn push(args: &PushArgs) -> Outcome {
+    let context = format!("push {}", args.name);
+    let queue =
+        inspect::open(&args.name).map_err(|e| queue_failure(context.clone(), &args.name, e))?;
+    let mut pusher = Pusher {
+        queue,
+        timeout: args.timeout,
+        pushed: 0,
+        context,
+    };
+    if !args.file.is_empty() {
+        for path in &args.file {
+            let data = std::fs::read(path)
+                .map_err(|e| Failure::io(format!("reading {}", path.display()), e))?;
+            pusher.push_all(&[data])?;
+        }
+    } else if !args.messages.is_empty() {
+        let msgs: Vec<Vec<u8>> = args
+            .messages
+            .iter()
+            .cloned()
+            .map(OsString::into_vec)
+            .collect();
+        pusher.push_all(&msgs)?;
+    } else {
+        push_lines(
+            &mut pusher,
+            &mut BufReader::with_capacity(1 << 16, io::stdin().lock()),
+        )?;
+    }
+    Ok(failure::OK)
+}
+
+/// Pushes each line of `input` (without its `\n`) as one message, in
+/// batches; bytes need not be UTF-8.
+fn push_lines<R: Read>(pusher: &mut Pusher, input: &mut BufReader<R>) -> Result<(), Failure> {
+    let mut batch: Vec<Vec<u8>> = Vec::new();
+    let mut batch_bytes = 0;
+    loop {
+        let mut line = Vec::new();
+        let n = input
+            .read_until(b'\n', &mut line)
+            .map_err(|e| Failure::io("reading standard input", e))?;
+        if n == 0 {
+            break;
+        }
+        if line.last() == Some(&b'\n') {
+            line.pop();
+        }
+        batch_bytes += line.len();
+        batch.push(line);
+        // Lines are gathered only while more are already buffered, so a slow
+        // producer's lines (`tail -f log | wq push q`) are pushed at once.
+        let idle = input.buffer().is_empty();
+        if batch.len() >= BATCH_MESSAGES || batch_bytes >= BATCH_BYTES || idle {
+            pusher.push_all(&batch)?;
+            batch.clear();
+            batch_bytes = 0;
+        }
+    }
+    pusher.push_all(&batch)
+}
+
+/// `wq pop`: up to `-n` messages, waiting up to `--timeout` in total.
+pub fn pop(args: &PopArgs) -> Outcome {
+    let context = format!("pop {}", args.name);
+    let queue =
+        inspect::open(&args.name).map_err(|e| queue_failure(context.clone(), &args.name, e))?;
+    let format = if args.hex {
+        MessageFormat::Hex
+    } else if args.raw {
+        MessageFormat::Raw
+    } else {
+        MessageFormat::Text
+    };
+    let deadline = args.timeout.0.map(|d| Instant::now() + d);
+    let mut out = io::stdout().lock();
+    let mut popped = 0u64;
+    while popped < args.count {
+        let remaining = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        let msg = match queue.pop(remaining) {
+            Ok(msg) => msg,
+            Err(wq::Error::Empty) => break,
+            Err(e) => return Err(Failure::queue(context, e)),
+        };
+        popped += 1;
+        output::write_message(&mut out, &msg, format)
+            .and_then(|()| out.flush())
+            .map_err(|e| {
+                Failure::io(
+                    format!(
+                        "{context}: writing message {popped} to standard output (it was popped and is lost)"
+                    ),
+                    e,
+                )
+            })?;
+    }
+    if popped == 0 {
+        eprintln!(
+            "wq: {context}: the queue is empty (nothing arrived within {})",
+            args.timeout
+        );
+        return Ok(failure::TIMEOUT);
+    }
+    Ok(failure::OK)
+}

@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# test-all.sh - runs every test of wq: the one test command of the project.
+#
+#   ./scripts/test-all.sh
+#
+# Suites, each counted once in the final "N passed, M failed" line:
+#   rust                  cargo test --workspace (unit, integration and doc tests)
+#   cmake                 CMake Release build + CTest: C and C++ tests, the demo,
+#                         9 cross-language producer->consumer pairs
+#   sanitize              CMake Debug build with ASan/UBSan + CTest over the C/C++ tests
+#   package-subdirectory  a parent project using add_subdirectory(wq)
+#   install               cmake --install to a temporary prefix, then the build tree is deleted
+#   package-shared        out-of-tree find_package(wq) consumer linking wq::wq
+#   package-static        the same linking wq::wq_static
+#   package-pkgconfig     cc $(pkg-config --cflags --libs wq), and the static library
+#   shm-clean             no test queue left behind in /dev/shm
+#
+# Needs: cargo/rustc, cmake >= 3.16, a C11 and C++17 compiler (g++), pkg-config,
+# readelf (binutils). Build trees go to a temporary directory that is removed
+# at the end. Exit status: 0 when every suite passed.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+
+for tool in cargo cmake ctest c++ cc pkg-config readelf; do
+    if ! command -v "$tool" >/dev/null 2>&1; then
+        echo "test-all.sh: '$tool' is not installed (need cargo, cmake, g++, pkg-config, binutils)" >&2
+        exit 2
+    fi
+done
+
+jobs=$(nproc 2>/dev/null || echo 2)
+work=$(mktemp -d "${TMPDIR:-/tmp}/wq-test-all.XXXXXX")
+# Every queue the C/C++/cross tests create starts with this tag.
+export WQ_TEST_TAG="wqt$$"
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+
+cleanup() {
+    rm -rf "$work"
+    rm -f /dev/shm/"$WQ_TEST_TAG"-* 2>/dev/null || true
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+release="$work/build-release"
+sanitize="$work/build-sanitize"
+prefix="$work/prefix"
+
+passed=0
+failed=0
+results=()
+
+# suite NAME COMMAND...: runs COMMAND in a subshell with `set -e` in force.
+suite() {
+    local name=$1 rc start=$SECONDS
+    shift
+    echo
+    echo "=== $name"
+    set +e
+    (set -e; "$@")
+    rc=$?
+    set -e
+    if [[ $rc -eq 0 ]]; then
+        passed=$((passed + 1))
+        results+=("PASS  $name ($((SECONDS - start)) s)")
+    else
+        failed=$((failed + 1))
+        results+=("FAIL  $name ($((SECONDS - start)) s, exit $rc)")
+    fi
+    echo "=== $name: $([[ $rc -eq 0 ]] && echo passed || echo "FAILED (exit $rc)")"
+}
+
+rust_tests() {
+    cargo test --workspace
+}
+
+cmake_release() {
+    cmake -S "$root" -B "$release" -DCMAKE_BUILD_TYPE=Release
+    cmake --build "$release" -j "$jobs"
+    (cd "$release" && ctest --output-on-failure -j "$jobs")
+}
+
+cmake_sanitize() {
+    cmake -S "$root" -B "$sanitize" -DCMAKE_BUILD_TYPE=Debug -DWQ_SANITIZE=ON \
+        -DWQ_BUILD_RUST_EXAMPLES=OFF -DWQ_BUILD_CLI=OFF
+    cmake --build "$sanitize" -j "$jobs"
+    (cd "$sanitize" && ctest --output-on-failure -j "$jobs")
+    rm -rf "$sanitize"
+}
+
+package_subdirectory() {
+    # Reuses the Release build's cargo output: cargo finds it up to date.
+    "$root/tests/package/run.sh" subdirectory "$root" "$work/subdir" "$release/cargo"
+    rm -rf "$work/subdir"
+}
+
+install_and_delete_build_tree() {
+    cmake --install "$release" --prefix "$prefix"
+    rm -rf "$release"
+    local f
+    for f in lib/libwq.so lib/libwq.so.0 lib/libwq.a include/wq.h include/wq.hpp \
+             lib/cmake/wq/wqConfig.cmake lib/cmake/wq/wqConfigVersion.cmake \
+             lib/cmake/wq/wqTargets.cmake lib/pkgconfig/wq.pc; do
+        [[ -e "$prefix/$f" ]] || { echo "not installed: $f" >&2; return 1; }
+    done
+    readelf -d "$prefix/lib/libwq.so" | grep -q 'SONAME.*\[libwq\.so\.0\]'
+    if grep -rq "$work/build-" "$prefix/lib/cmake/wq" "$prefix/lib/pkgconfig"; then
+        echo "the installed package refers to the build tree" >&2
+        return 1
+    fi
+    find "$prefix" -type f -o -type l | sort
+}
+
+shm_clean() {
+    local left
+    left=$(find /dev/shm -maxdepth 1 -name "$WQ_TEST_TAG-*" 2>/dev/null)
+    if [[ -n "$left" ]]; then
+        echo "queues left behind:" >&2
+        echo "$left" >&2
+        return 1
+    fi
+}
+
+suite rust rust_tests
+suite cmake cmake_release
+suite sanitize cmake_sanitize
+suite package-subdirectory package_subdirectory
+suite install install_and_delete_build_tree
+suite package-shared "$root/tests/package/run.sh" cmake "$prefix" "$work/pkg" wq::wq
+suite package-static "$root/tests/package/run.sh" cmake "$prefix" "$work/pkg" wq::wq_static
+suite package-pkgconfig "$root/tests/package/run.sh" pkgconfig "$prefix" "$work/pkg"
+suite shm-clean shm_clean
+
+echo
+printf '%s\n' "${results[@]}"
+echo "$passed passed, $failed failed"
+[[ $failed -eq 0 ]]

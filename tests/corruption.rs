@@ -1,0 +1,350 @@
+//! The segment is untrusted input: foreign, truncated and scribbled-over
+//! segments give `Incompatible` / `Corrupted` (or, for a stuck lock, the
+//! timeout's own outcome) — never a crash, a hang or an out-of-bounds access.
+//!
+//! These tests know the header layout (offsets asserted in `src/layout.rs`).
+
+mod common;
+
+use std::fs::OpenOptions;
+use std::os::unix::fs::OpenOptionsExt;
+use std::time::{Duration, Instant};
+
+use common::{Rng, TempQueue, num};
+use memmap2::MmapMut;
+use wq::{Error, OpenMode, Options, Queue, Span};
+
+const PRODUCER_LOCK: usize = 64;
+const TAIL: usize = 192;
+const HEAD: usize = 384;
+const HEADER_BYTES: u64 = 576;
+const DATA: u64 = 4096;
+
+fn create(name: &str, capacity: u64) -> Queue {
+    Queue::open(
+        name,
+        &Options {
+            capacity,
+            open_mode: OpenMode::CreateOnly,
+            ..Options::default()
+        },
+    )
+    .expect("create")
+}
+
+fn open_only(name: &str) -> wq::Result<Queue> {
+    Queue::open(
+        name,
+        &Options {
+            open_mode: OpenMode::OpenOnly,
+            ..Options::default()
+        },
+    )
+}
+
+/// Maps the segment's file directly, as a misbehaving peer would.
+fn map_file(path: &str) -> MmapMut {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .expect("open segment file");
+    // SAFETY: the mapping is only used through this MmapMut, by this test,
+    // which accepts that other mappings of the file change under it.
+    unsafe { MmapMut::map_mut(&file) }.expect("map segment file")
+}
+
+fn write_file(path: &str, bytes: &[u8]) {
+    use std::io::Write;
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .expect("create file");
+    f.write_all(bytes).unwrap();
+}
+
+fn assert_rejected(name: &str, what: &str) {
+    let t = Instant::now();
+    match open_only(name) {
+        Err(Error::Incompatible(_)) | Err(Error::Corrupted(_)) => {}
+        Err(other) => panic!("{what}: unexpected error {other}"),
+        Ok(_) => panic!("{what}: opened as a queue"),
+    }
+    assert!(
+        t.elapsed() < Duration::from_secs(10),
+        "{what}: rejection took {:?}",
+        t.elapsed()
+    );
+}
+
+#[test]
+fn foreign_and_truncated_segments_are_rejected_and_removable() {
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("empty", vec![]),
+        ("short", b"hello".to_vec()),
+        ("zeros", vec![0; 8192]),
+        ("text", b"#!/bin/sh\necho not a queue\n".repeat(300)),
+        ("random", {
+            let mut r = Rng::new(42);
+            (0..8192).map(|_| r.next() as u8).collect()
+        }),
+    ];
+    for (what, bytes) in cases {
+        let q = TempQueue::new("foreign");
+        write_file(&q.path(), &bytes);
+        assert_rejected(&q.name, what);
+        // OpenOrCreate must not overwrite someone else's file either.
+        assert!(
+            Queue::open(&q.name, &Options::default()).is_err(),
+            "{what}: open-or-create"
+        );
+        assert_eq!(
+            std::fs::read(q.path()).unwrap(),
+            bytes,
+            "{what}: file untouched"
+        );
+        Queue::remove(&q.name).unwrap();
+    }
+
+    let q = TempQueue::new("dir");
+    std::fs::create_dir(q.path()).unwrap();
+    assert!(open_only(&q.name).is_err());
+    std::fs::remove_dir(q.path()).unwrap();
+}
+
+#[test]
+fn truncated_version_bumped_and_half_initialised_queues_are_rejected() {
+    type Mangle = fn(&str);
+    let mangles: [(&str, Mangle); 5] = [
+        ("truncated", |p| {
+            let f = OpenOptions::new().write(true).open(p).unwrap();
+            f.set_len(DATA + 100).unwrap();
+        }),
+        ("shorter than a header", |p| {
+            OpenOptions::new()
+                .write(true)
+                .open(p)
+                .unwrap()
+                .set_len(100)
+                .unwrap();
+        }),
+        ("other layout version", |p| map_file(p)[8] = 99),
+        ("capacity scribbled", |p| map_file(p)[17] ^= 0x40),
+        ("not ready", |p| {
+            map_file(p)[48..52].copy_from_slice(&[0; 4])
+        }),
+    ];
+    for (what, mangle) in mangles {
+        let q = TempQueue::new("mangled");
+        drop(create(&q.name, 1 << 16));
+        mangle(&q.path());
+        assert_rejected(&q.name, what);
+        Queue::remove(&q.name).unwrap();
+        assert!(matches!(Queue::remove(&q.name), Err(Error::NotFound(_))));
+    }
+}
+
+#[test]
+fn impossible_positions_are_corruption_not_a_crash() {
+    for (what, offset, value) in [
+        ("tail far ahead", TAIL, 1u64 << 40),
+        ("head ahead of tail", HEAD, 1u64 << 40),
+        ("tail one byte ahead", TAIL, 8 + 16 + 1),
+    ] {
+        let q = TempQueue::new("pos");
+        let queue = create(&q.name, 4096);
+        queue.push(b"0123456789", None).unwrap();
+        map_file(&q.path())[offset..offset + 8].copy_from_slice(&value.to_le_bytes());
+        let short = Some(Duration::from_millis(20));
+        assert!(
+            matches!(queue.pop(short), Err(Error::Corrupted(_))),
+            "{what}: pop"
+        );
+        assert!(
+            matches!(queue.stats(), Err(Error::Corrupted(_))),
+            "{what}: stats"
+        );
+        // A producer reads the head only when its cached copy shows no room,
+        // so it may not notice; when it does, it says so.
+        for _ in 0..600 {
+            match queue.push(b"x", short) {
+                Ok(()) => {}
+                Err(Error::Corrupted(_)) => break,
+                Err(other) => panic!("{what}: push gave {other}"),
+            }
+        }
+        assert!(
+            matches!(queue.push(b"x", short), Err(Error::Corrupted(_))),
+            "{what}: push"
+        );
+    }
+}
+
+#[test]
+fn a_scribbled_record_header_is_never_delivered() {
+    let q = TempQueue::new("record");
+    let queue = create(&q.name, 4096);
+    queue.push(b"first message", None).unwrap();
+    map_file(&q.path())[DATA as usize] = 200; // the length of the first record
+    assert!(matches!(
+        queue.pop(Some(Duration::ZERO)),
+        Err(Error::Corrupted(_))
+    ));
+    let s = queue.stats().unwrap();
+    assert_eq!(s.len, 1, "nothing was consumed");
+}
+
+#[test]
+fn a_stuck_lock_word_bounds_every_finite_timeout() {
+    let q = TempQueue::new("stuck");
+    let queue = create(&q.name, 4096);
+    queue.push(b"queued", None).unwrap();
+    // A lock word naming a live-looking owner that never unlocks: the pid of
+    // init, which never runs wq.
+    map_file(&q.path())[PRODUCER_LOCK..PRODUCER_LOCK + 4].copy_from_slice(&1u32.to_le_bytes());
+    let t = Instant::now();
+    assert!(matches!(
+        queue.push(b"x", Some(Duration::from_millis(200))),
+        Err(Error::Full)
+    ));
+    let took = t.elapsed();
+    assert!(
+        took >= Duration::from_millis(190) && took < Duration::from_secs(2),
+        "timed push took {took:?}"
+    );
+    let t = Instant::now();
+    assert!(matches!(
+        queue.push(b"x", Some(Duration::ZERO)),
+        Err(Error::Full)
+    ));
+    assert!(
+        t.elapsed() < Duration::from_secs(1),
+        "WQ_NO_WAIT took {:?}",
+        t.elapsed()
+    );
+    // The consumer side has its own lock and still works.
+    assert_eq!(queue.pop(Some(Duration::ZERO)).unwrap(), b"queued");
+    // Stats falls back to the published counters instead of hanging.
+    let t = Instant::now();
+    assert_eq!(queue.stats().unwrap().len, 0);
+    assert!(t.elapsed() < Duration::from_secs(2));
+}
+
+/// Entry point of the scribbling child process.
+#[test]
+#[ignore = "entry point of child processes, started by the other tests"]
+fn child() {
+    if common::role().as_deref() != Some("scribble") {
+        return;
+    }
+    let trials = num("WQ_TRIALS");
+    let (mut rng, seed) = (Rng::new(num("WQ_SEED")), num("WQ_SEED"));
+    let (mut crashed, mut hung, mut outcomes) = (Vec::new(), Vec::new(), [0u32; 2]);
+    for trial in 0..trials {
+        let q = TempQueue::new("scribble");
+        let capacity = [64u64, 256, 4096][rng.below(3) as usize];
+        {
+            let queue = create(&q.name, capacity);
+            for i in 0..rng.below(12) {
+                let _ = queue.push(&vec![i as u8; rng.below(40) as usize], Some(Duration::ZERO));
+                if rng.below(3) == 0 {
+                    let _ = queue.pop(Some(Duration::ZERO));
+                }
+            }
+        }
+        let writes: Vec<(u64, u8)> = (0..1 + rng.below(8))
+            .map(|_| {
+                let at = if rng.below(10) < 7 {
+                    rng.below(HEADER_BYTES)
+                } else {
+                    rng.below(DATA + capacity)
+                };
+                (at, rng.next() as u8)
+            })
+            .collect();
+        let op_seed = rng.next();
+        // SAFETY: this process is single-threaded apart from the idle test
+        // harness thread; the child only runs queue code and exits with _exit.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            let mut map = map_file(&q.path());
+            for &(at, byte) in &writes {
+                map[at as usize] = byte;
+            }
+            drop(map);
+            let code = if exercise(&q.name, op_seed) { 0 } else { 1 };
+            // SAFETY: _exit ends the forked child without running the parent's atexit handlers.
+            unsafe { libc::_exit(code) };
+        }
+        assert!(pid > 0, "fork failed");
+        let mut status = 0;
+        let until = Instant::now() + Duration::from_secs(20);
+        loop {
+            // SAFETY: waitpid on our own child, with a valid status pointer.
+            let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+            if r == pid {
+                break;
+            }
+            if Instant::now() > until {
+                // SAFETY: kill and reap our own child.
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                    libc::waitpid(pid, &mut status, 0);
+                }
+                hung.push((trial, writes.clone()));
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        if libc::WIFSIGNALED(status) && !hung.iter().any(|(t, _)| *t == trial) {
+            crashed.push((trial, libc::WTERMSIG(status), writes.clone()));
+        } else if libc::WIFEXITED(status) {
+            outcomes[libc::WEXITSTATUS(status).min(1) as usize] += 1;
+        }
+    }
+    println!(
+        "seed {seed}: {trials} trials, {} opened and exercised, {} rejected at open, crashed {crashed:?}, hung {hung:?}",
+        outcomes[0], outcomes[1]
+    );
+    assert!(
+        crashed.is_empty() && hung.is_empty(),
+        "seed {seed}: crashed {crashed:?} hung {hung:?}"
+    );
+}
+
+/// Every operation, each with a finite timeout, on a possibly scribbled
+/// queue; false when the queue was rejected at open.
+fn exercise(name: &str, seed: u64) -> bool {
+    let mut rng = Rng::new(seed);
+    let Ok(queue) = open_only(name) else {
+        return false;
+    };
+    let short = Some(Duration::from_millis(5));
+    let mut buf = vec![0u8; 64];
+    let mut spans = [Span::default(); 4];
+    for _ in 0..16 {
+        let _ = match rng.below(5) {
+            0 => queue
+                .push(&vec![1u8; rng.below(48) as usize], short)
+                .map(drop),
+            1 => queue.pop_into(&mut buf, short).map(drop),
+            2 => queue.pop(short).map(drop),
+            3 => queue.pop_batch(&mut buf, &mut spans, short).map(drop),
+            _ => queue.stats().map(drop),
+        };
+    }
+    true
+}
+
+#[test]
+fn random_scribbles_never_crash_or_hang() {
+    let seed = Rng::from_time().1;
+    let child = common::spawn(
+        "scribble",
+        &[("WQ_TRIALS", "400".into()), ("WQ_SEED", seed.to_string())],
+    );
+    let out = common::expect_success(child, Duration::from_secs(300), "scribbling child");
+    println!("{out}");
+}

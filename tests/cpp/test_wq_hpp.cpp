@@ -1,0 +1,343 @@
+// test_wq_hpp.cpp - wq.hpp: RAII, error mapping, byte queue, batches,
+// work_queue<T>. Built with -Wall -Wextra -Wpedantic -Werror (and ASan/UBSan
+// in the sanitizer configuration).
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include <unistd.h>
+
+#include "wq.hpp"
+
+// Defined in test_wq_hpp_second_tu.cpp: wq.hpp in two translation units of
+// one program (its functions must be inline).
+int second_translation_unit(const char* name);
+
+namespace {
+
+int failures = 0;
+std::vector<std::string> names;
+
+#define CHECK(cond)                                                                  \
+    do {                                                                             \
+        if (!(cond)) {                                                               \
+            std::cerr << __FILE__ << ":" << __LINE__ << ": CHECK failed: " #cond "\n"; \
+            ++failures;                                                              \
+        }                                                                            \
+    } while (0)
+
+template <class Error, class F>
+void check_throws(F&& f, wq_status code, int line) {
+    try {
+        f();
+        std::cerr << __FILE__ << ":" << line << ": expected an exception\n";
+        ++failures;
+    } catch (const Error& e) {
+        if (e.code() != code) {
+            std::cerr << __FILE__ << ":" << line << ": status " << e.code() << ", expected "
+                      << code << "\n";
+            ++failures;
+        }
+    } catch (const std::exception& e) {
+        std::cerr << __FILE__ << ":" << line << ": wrong exception type: " << e.what() << "\n";
+        ++failures;
+    }
+}
+#define CHECK_THROWS(Error, code, ...) check_throws<Error>([&] { __VA_ARGS__; }, code, __LINE__)
+
+std::string unique_name(const char* what) {
+    const char* tag = std::getenv("WQ_TEST_TAG");
+    std::string name = std::string(tag != nullptr && *tag ? tag : "wqt") + "-" +
+                       std::to_string(getpid()) + "-" + what;
+    wq::queue::remove(name);
+    names.push_back(name);
+    return name;
+}
+
+void remove_all() {
+    for (const auto& n : names) {
+        try {
+            wq::queue::remove(n);
+        } catch (...) {
+        }
+    }
+}
+
+std::string text(const std::vector<std::byte>& v) {
+    return {reinterpret_cast<const char*>(v.data()), v.size()};
+}
+
+// ---- compile-time properties ------------------------------------------------
+
+static_assert(!std::is_copy_constructible_v<wq::queue>);
+static_assert(!std::is_copy_assignable_v<wq::queue>);
+static_assert(std::is_nothrow_move_constructible_v<wq::queue>);
+static_assert(std::is_nothrow_move_assignable_v<wq::queue>);
+static_assert(std::is_base_of_v<std::runtime_error, wq::error>);
+
+struct task {
+    std::uint64_t id;
+    double weight;
+};
+static_assert(!std::is_copy_constructible_v<wq::work_queue<task>>);
+static_assert(std::is_nothrow_move_constructible_v<wq::work_queue<task>>);
+static_assert(std::is_default_constructible_v<wq::work_queue<task>>);
+
+// ---- tests -----------------------------------------------------------------------
+
+void test_error_mapping() {
+    struct row {
+        wq_status code;
+        int kind;  // index into the classes below
+    };
+    const row rows[] = {
+        {WQ_EMPTY, 0},           {WQ_FULL, 0},         {WQ_INVALID_ARGUMENT, 1},
+        {WQ_MESSAGE_TOO_LARGE, 1}, {WQ_BUFFER_TOO_SMALL, 1}, {WQ_NOT_FOUND, 2},
+        {WQ_EXISTS, 3},          {WQ_INCOMPATIBLE, 4}, {WQ_CORRUPTED, 4},
+        {WQ_PERMISSION_DENIED, 5}, {WQ_SYSTEM_ERROR, 5}, {WQ_INTERNAL, 6},
+        {WQ_OK, 6},              {999, 6},             {-7, 6},
+    };
+    for (const row& r : rows) {
+        int kind = -1;
+        try {
+            wq::detail::throw_status(r.code, "op");
+        } catch (const wq::timeout_error&) {
+            kind = 0;
+        } catch (const wq::usage_error&) {
+            kind = 1;
+        } catch (const wq::not_found_error&) {
+            kind = 2;
+        } catch (const wq::exists_error&) {
+            kind = 3;
+        } catch (const wq::queue_state_error&) {
+            kind = 4;
+        } catch (const wq::os_error&) {
+            kind = 5;
+        } catch (const wq::internal_error& e) {
+            kind = 6;
+            CHECK(e.code() == r.code);
+        }
+        if (kind != r.kind) {
+            std::cerr << "status " << r.code << " mapped to kind " << kind << ", expected "
+                      << r.kind << "\n";
+            ++failures;
+        }
+    }
+    // what() = operation: status text: detail
+    try {
+        wq::queue q("no/such/name");
+        CHECK(false);
+    } catch (const wq::error& e) {
+        CHECK(e.code() == WQ_INVALID_ARGUMENT);
+        CHECK(e.status() == wq::status::invalid_argument);
+        CHECK(!e.detail().empty());
+        const std::string what = e.what();
+        CHECK(what.find("wq_open") == 0);
+        CHECK(what.find(wq_status_str(WQ_INVALID_ARGUMENT)) != std::string::npos);
+        CHECK(what.find(e.detail()) != std::string::npos);
+    }
+}
+
+void test_timeouts() {
+    using namespace std::chrono;
+    CHECK(wq::detail::to_timeout_ns(wq::forever) == WQ_FOREVER);
+    CHECK(wq::detail::to_timeout_ns(nanoseconds(0)) == WQ_NO_WAIT);
+    CHECK(wq::detail::to_timeout_ns(milliseconds(-5)) == WQ_NO_WAIT);
+    CHECK(wq::detail::to_timeout_ns(milliseconds(3)) == 3000000);
+    CHECK(wq::detail::to_timeout_ns(duration<double>(0.5)) == 500000000);
+    CHECK(wq::detail::to_timeout_ns(hours(24 * 365 * 1000)) == INT64_MAX);
+    CHECK(wq::detail::to_timeout_ns(hours::max()) == INT64_MAX);
+    CHECK(wq::detail::to_timeout_ns(hours::min()) == WQ_NO_WAIT);
+    CHECK(wq::detail::to_timeout_ns(nanoseconds(-2)) == WQ_NO_WAIT);
+    CHECK(wq::detail::to_timeout_ns(nanoseconds(-1)) == WQ_FOREVER);  // wq::forever itself
+    CHECK(wq::detail::to_timeout_ns(duration<double>(1e300)) == INT64_MAX);
+}
+
+void test_open_and_move() {
+    const std::string name = unique_name("open");
+    wq::options create;
+    create.capacity = 4096;
+    create.open = wq::open_mode::create_only;
+    CHECK_THROWS(wq::not_found_error, WQ_NOT_FOUND, wq::queue(name, wq::options{0, 0, 0600, wq::open_mode::open_only}));
+
+    wq::queue a(name, create);
+    CHECK(static_cast<bool>(a));
+    CHECK_THROWS(wq::exists_error, WQ_EXISTS, wq::queue(name, create));
+    CHECK(a.stats().capacity == 4096);
+
+    wq::queue b(std::move(a));
+    CHECK(!a);  // NOLINT(bugprone-use-after-move): moved-from is empty by contract
+    CHECK(static_cast<bool>(b));
+    CHECK_THROWS(wq::usage_error, WQ_INVALID_ARGUMENT, a.push("x"));
+    b.push("kept");
+    a = std::move(b);
+    CHECK(text(a.pop()) == "kept");
+
+    wq_queue* raw = a.release();
+    CHECK(!a);
+    wq::queue c = wq::queue::adopt(raw);
+    CHECK(c.native_handle() == raw);
+
+    CHECK(wq::queue::remove(name));
+    CHECK(!wq::queue::remove(name));
+    CHECK_THROWS(wq::usage_error, WQ_INVALID_ARGUMENT, wq::queue::remove("bad/name"));
+}
+
+void test_push_pop() {
+    using namespace std::chrono_literals;
+    const std::string name = unique_name("pushpop");
+    wq::options opts;
+    opts.capacity = 1024;
+    opts.max_message_size = 100;
+    wq::queue q(name, opts);
+
+    CHECK(!q.try_pop());
+    CHECK(!q.try_pop_for(2ms));
+    char buf[128];
+    CHECK(!q.try_pop(buf, sizeof buf));
+
+    q.push("alpha");
+    CHECK(q.try_push(std::string_view("beta")));
+    const std::vector<std::byte> bytes{std::byte{1}, std::byte{0}, std::byte{255}};
+    q.push(bytes);
+    q.push(nullptr, 0);
+    CHECK_THROWS(wq::usage_error, WQ_MESSAGE_TOO_LARGE, q.push(std::string(101, 'x')));
+
+    CHECK(text(q.pop()) == "alpha");
+    // Too small a buffer: throws, the message stays queued.
+    CHECK_THROWS(wq::usage_error, WQ_BUFFER_TOO_SMALL, q.pop(buf, 2));
+    const auto n = q.try_pop(buf, sizeof buf);
+    CHECK(n && *n == 4 && std::string_view(buf, 4) == "beta");
+    CHECK(q.pop() == bytes);
+    CHECK(q.pop(buf, 0) == 0);
+
+    // Full: try_push false, timed push false after about the timeout.
+    int pushed = 0;
+    while (q.try_push(std::string(100, 'f'))) {  // 8 + 104 bytes each
+        ++pushed;
+    }
+    CHECK(pushed == 9);
+    const auto t0 = std::chrono::steady_clock::now();
+    CHECK(!q.try_push_for(std::string_view("too late!"), 20ms));  // 16 bytes free: 8 + 16 do not fit
+    CHECK(std::chrono::steady_clock::now() - t0 >= 15ms);
+    const wq::stats s = q.stats();
+    CHECK(s.len == 9);
+    CHECK(s.capacity == 1024);
+    CHECK(s.max_message_size == 100);
+    for (int i = 0; i < pushed; ++i) {
+        const auto m = q.try_pop_for(1s);
+        CHECK(m && m->size() == 100);
+    }
+    CHECK(q.stats().len == 0);
+
+    // Large messages through the vector pop (buffer grows past its first guess).
+    wq::options big;
+    big.capacity = 1 << 20;
+    const std::string big_name = unique_name("big");
+    wq::queue g(big_name, big);
+    const std::string large(300000, 'L');
+    g.push(large);
+    const auto got = g.pop();
+    CHECK(got.size() == large.size() && text(got) == large);
+}
+
+void test_batches() {
+    using namespace std::chrono_literals;
+    const std::string name = unique_name("batch");
+    wq::options opts;
+    opts.capacity = 1 << 16;
+    wq::queue q(name, opts);
+
+    const std::vector<std::string> msgs{"a", "", "ccc", std::string(5000, 'd')};
+    CHECK(q.push_batch(msgs) == 4);
+    const std::vector<std::string_view> views{"e", "f"};
+    CHECK(q.try_push_batch(views) == 2);
+    CHECK(q.try_push_batch(std::vector<std::string>{}) == 0);
+
+    wq::batch b(3, 16);  // small buffer: grows to the 5000-byte message
+    CHECK(q.pop_batch(b) == 3);
+    CHECK(b.size() == 3 && b.view(0) == "a" && b.view(1).empty() && b.view(2) == "ccc");
+    CHECK(q.try_pop_batch_for(b, 1s) == 1);
+    CHECK(b.size(0) == 5000 && b.view(0) == msgs[3]);
+    CHECK(q.try_pop_batch(b) == 2);
+    CHECK(b.view(0) == "e" && b.copy(1).size() == 1);
+    CHECK(q.try_pop_batch(b) == 0 && b.empty());
+    bool threw = false;
+    try {
+        (void)b.view(0);
+    } catch (const std::out_of_range&) {
+        threw = true;
+    }
+    CHECK(threw);
+
+    // A full queue: try_push_batch pushes a prefix, then 0.
+    wq::options small;
+    small.capacity = 256;
+    const std::string small_name = unique_name("smallbatch");
+    wq::queue s(small_name, small);
+    const std::vector<std::string> many(10, std::string(40, 'm'));  // 8 + 40 = 48 bytes each
+    CHECK(s.try_push_batch(many) == 5);
+    CHECK(s.try_push_batch(many) == 0);
+    CHECK(s.try_push_batch_for(many, 5ms) == 0);
+}
+
+void test_work_queue() {
+    const std::string name = unique_name("work");
+    wq::work_queue<task> q(name.c_str(), 1 << 16);
+    CHECK(q.name() == name);
+    CHECK(!q.try_pop_task());
+    for (std::uint64_t i = 0; i < 100; ++i) {
+        q.push_task(task{i, static_cast<double>(i) / 2});
+    }
+    const auto first = q.try_pop_task();
+    CHECK(first && first->id == 0);
+    for (std::uint64_t i = 1; i < 100; ++i) {
+        const task t = q.pop_task();
+        CHECK(t.id == i && t.weight == static_cast<double>(i) / 2);
+    }
+    CHECK(!q.try_pop_task());
+    CHECK(q.raw().stats().pushed_total == 100);
+
+    // A message that is not a task is an error, not a garbage T.
+    q.raw().push("abc");
+    CHECK_THROWS(wq::usage_error, WQ_INVALID_ARGUMENT, q.pop_task());
+    q.raw().push(std::string(sizeof(task) + 1, 'x'));
+    CHECK_THROWS(wq::usage_error, WQ_BUFFER_TOO_SMALL, q.try_pop_task());
+    CHECK(q.raw().pop().size() == sizeof(task) + 1);
+
+    // Moved, then cleaned up (twice: the second time there is nothing to remove).
+    wq::work_queue<task> moved(std::move(q));
+    moved.cleanup();
+    moved.cleanup();
+    CHECK(!wq::queue::remove(name));
+}
+
+}  // namespace
+
+int main() {
+    try {
+        test_error_mapping();
+        test_timeouts();
+        test_open_and_move();
+        test_push_pop();
+        test_batches();
+        test_work_queue();
+        failures += second_translation_unit(unique_name("second-tu").c_str());
+    } catch (const std::exception& e) {
+        std::cerr << "unexpected exception: " << e.what() << "\n";
+        ++failures;
+    }
+    remove_all();
+    if (failures != 0) {
+        std::cerr << "test_wq_hpp: " << failures << " check(s) failed\n";
+        return 1;
+    }
+    std::cout << "test_wq_hpp: all checks passed (wq " << wq::version() << ")\n";
+    return 0;
+}

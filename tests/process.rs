@@ -1,0 +1,599 @@
+//! Multi-process behaviour with real processes: persistence, exactly-once
+//! delivery across producers and consumers, wake-ups, racing creators, and
+//! processes killed with SIGKILL at random moments.
+
+mod common;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::{BufRead, BufReader, Read};
+use std::process::Child;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{
+    Rng, TempQueue, arg, check_msg, expect_success, make_msg, num, sigkill, spawn, wait_for,
+};
+use wq::{Error, OpenMode, Options, Queue};
+
+const FOREVER: Option<Duration> = None;
+const LONG: Duration = Duration::from_secs(60);
+
+fn now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+}
+
+fn open(name: &str) -> Queue {
+    Queue::open(name, &Options::default()).expect("open queue")
+}
+
+fn open_small(name: &str, capacity: u64) -> Queue {
+    Queue::open(
+        name,
+        &Options {
+            capacity,
+            ..Options::default()
+        },
+    )
+    .expect("open queue")
+}
+
+fn env_q(q: &TempQueue) -> (&'static str, String) {
+    ("WQ_Q", q.name.clone())
+}
+
+/// Size of message `seq` in the varied-size workloads.
+fn varied(seq: u64) -> usize {
+    [20, 33, 64, 100, 512, 1000, 4096, 20][(seq % 8) as usize]
+}
+
+/// The child processes' entry point; a no-op unless run as a child.
+#[test]
+#[ignore = "entry point of child processes, started by the other tests"]
+fn child() {
+    let Some(role) = common::role() else { return };
+    if role == "race_open" {
+        // Wait for the common start instant, then open or create at once.
+        let start = num("WQ_START");
+        while now_ns() < start {
+            std::hint::spin_loop();
+        }
+        let opts = Options {
+            capacity: 1 << 16,
+            ..Options::default()
+        };
+        let q = Queue::open(&arg("WQ_Q"), &opts).expect("racing open");
+        q.push(&num("WQ_ID").to_le_bytes(), FOREVER)
+            .expect("push id");
+        return;
+    }
+    let q = open(&arg("WQ_Q"));
+    match role.as_str() {
+        "push_n" => {
+            let producer = num("WQ_P") as u32;
+            for seq in 0..num("WQ_N") {
+                q.push(&make_msg(producer, seq, varied(seq)), FOREVER)
+                    .expect("push");
+            }
+        }
+        "pop_n" => {
+            let mut buf = vec![0u8; 1 << 16];
+            for want in 0..num("WQ_N") {
+                let n = q
+                    .pop_into(&mut buf, Some(Duration::from_secs(10)))
+                    .expect("pop");
+                let (_, seq) = check_msg(&buf[..n]).expect("whole message");
+                assert_eq!(seq, want, "FIFO order");
+                assert_eq!(n, varied(seq).max(20));
+            }
+            assert!(matches!(
+                q.pop_into(&mut buf, Some(Duration::ZERO)),
+                Err(Error::Empty)
+            ));
+        }
+        "consume_until_stop" => {
+            // Prints "producer seq" per message; an empty message means stop.
+            let mut out = String::new();
+            loop {
+                let msg = q.pop(FOREVER).expect("pop");
+                if msg.is_empty() {
+                    break;
+                }
+                let (p, seq) = check_msg(&msg).expect("whole message");
+                out.push_str(&format!("M {p} {seq}\n"));
+            }
+            print!("{out}");
+        }
+        "blocked_pop" => {
+            println!("ready");
+            let msg = q.pop(FOREVER).expect("pop");
+            println!("got {}", msg.len());
+        }
+        "blocked_push" => {
+            println!("ready");
+            q.push(b"late", FOREVER).expect("push");
+            println!("pushed");
+        }
+        "hold_locks" => {
+            // Spends nearly all its time inside a lock: 4 MiB copies in and out.
+            let msg = vec![7u8; 4 << 20];
+            let mut buf = vec![0u8; 4 << 20];
+            println!("ready");
+            loop {
+                let _ = q.push(&msg, Some(Duration::from_secs(1)));
+                let _ = q.pop_into(&mut buf, Some(Duration::from_secs(1)));
+            }
+        }
+        "chaos_producer" => {
+            let incarnation = num("WQ_P") as u32;
+            let mut rng = Rng::new(u64::from(incarnation) * 7919);
+            for seq in 0.. {
+                let len = 1024 + rng.below(96 * 1024) as usize;
+                q.push(&make_msg(incarnation, seq, len), FOREVER)
+                    .expect("push");
+                println!("M {seq}");
+            }
+        }
+        "chaos_consumer" => {
+            let mut buf = vec![0u8; 1 << 20];
+            loop {
+                let n = q.pop_into(&mut buf, FOREVER).expect("pop");
+                if n == 0 {
+                    break;
+                }
+                match check_msg(&buf[..n]) {
+                    Ok((p, seq)) => println!("M {p} {seq}"),
+                    Err(e) => {
+                        println!("BAD {e}");
+                        std::process::exit(3);
+                    }
+                }
+            }
+        }
+        other => panic!("unknown role {other}"),
+    }
+}
+
+#[test]
+fn messages_persist_after_the_producer_exits() {
+    let q = TempQueue::new("persist");
+    let producer = spawn(
+        "push_n",
+        &[env_q(&q), ("WQ_P", "1".into()), ("WQ_N", "10000".into())],
+    );
+    expect_success(producer, LONG, "producer");
+    // Nobody has the queue open now; the messages live in the segment.
+    assert_eq!(open(&q.name).stats().unwrap().len, 10_000);
+    let consumer = spawn("pop_n", &[env_q(&q), ("WQ_N", "10000".into())]);
+    expect_success(consumer, LONG, "consumer");
+    let stats = open(&q.name).stats().unwrap();
+    assert_eq!(
+        (
+            stats.len,
+            stats.bytes_used,
+            stats.pushed_total,
+            stats.popped_total
+        ),
+        (0, 0, 10_000, 10_000)
+    );
+}
+
+#[test]
+fn four_producers_four_consumers_exactly_once_in_order() {
+    let q = TempQueue::new("4x4");
+    let queue = open_small(&q.name, 1 << 16); // small: producers block on a full queue too
+    const N: u64 = 5_000;
+    let consumers: Vec<Child> = (0..4)
+        .map(|_| spawn("consume_until_stop", &[env_q(&q)]))
+        .collect();
+    let producers: Vec<Child> = (0..4)
+        .map(|p| {
+            spawn(
+                "push_n",
+                &[env_q(&q), ("WQ_P", p.to_string()), ("WQ_N", N.to_string())],
+            )
+        })
+        .collect();
+    for p in producers {
+        expect_success(p, LONG, "producer");
+    }
+    for _ in 0..4 {
+        queue.push(b"", FOREVER).unwrap();
+    }
+    let mut seen: HashSet<(u32, u64)> = HashSet::new();
+    for c in consumers {
+        let out = expect_success(c, LONG, "consumer");
+        let mut last: HashMap<u32, u64> = HashMap::new();
+        for (p, seq) in out.lines().filter_map(parse_marked) {
+            if let Some(&prev) = last.get(&p) {
+                assert!(
+                    seq > prev,
+                    "producer {p}: {seq} after {prev} in one consumer"
+                );
+            }
+            last.insert(p, seq);
+            assert!(seen.insert((p, seq)), "({p}, {seq}) delivered twice");
+        }
+    }
+    assert_eq!(seen.len() as u64, 4 * N, "every message delivered");
+    assert_eq!(queue.stats().unwrap().len, 0);
+}
+
+#[test]
+fn many_threads_share_one_handle() {
+    let q = TempQueue::new("threads");
+    let queue = Arc::new(open_small(&q.name, 1 << 14));
+    const PER: u64 = 20_000;
+    let producers: Vec<_> = (0..4u32)
+        .map(|p| {
+            let queue = Arc::clone(&queue);
+            std::thread::spawn(move || {
+                for seq in 0..PER {
+                    queue.push(&make_msg(p, seq, 24), FOREVER).unwrap();
+                }
+            })
+        })
+        .collect();
+    let consumers: Vec<_> = (0..4)
+        .map(|_| {
+            let queue = Arc::clone(&queue);
+            std::thread::spawn(move || {
+                let mut got = Vec::new();
+                let mut last: HashMap<u32, u64> = HashMap::new();
+                while let Ok(msg) = queue.pop(Some(Duration::from_secs(2))) {
+                    let (p, seq) = check_msg(&msg).unwrap();
+                    assert!(
+                        last.insert(p, seq).is_none_or(|prev| prev < seq),
+                        "per-producer order"
+                    );
+                    got.push((p, seq));
+                }
+                got
+            })
+        })
+        .collect();
+    producers.into_iter().for_each(|t| t.join().unwrap());
+    let mut all: Vec<(u32, u64)> = consumers
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    all.sort_unstable();
+    all.dedup();
+    assert_eq!(all.len() as u64, 4 * PER);
+}
+
+/// Skips the test harness's own lines up to the child's "ready".
+fn read_until_ready(out: &mut impl BufRead) {
+    let mut line = String::new();
+    while line.trim() != "ready" {
+        line.clear();
+        assert!(
+            out.read_line(&mut line).unwrap() > 0,
+            "child ended before it was ready"
+        );
+    }
+}
+
+/// Reads the child's "ready" line, then gives it time to park in the kernel.
+fn wait_ready(child: &mut Child) -> BufReader<std::process::ChildStdout> {
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    read_until_ready(&mut out);
+    std::thread::sleep(Duration::from_millis(100));
+    out
+}
+
+fn finish(
+    mut child: Child,
+    mut out: BufReader<std::process::ChildStdout>,
+    limit: Duration,
+) -> String {
+    let status = wait_for(&mut child, limit).expect("blocked child woke up within the bound");
+    let mut rest = String::new();
+    out.read_to_string(&mut rest).unwrap();
+    assert!(status.success(), "child failed: {status}: {rest}");
+    rest
+}
+
+#[test]
+fn blocked_pop_wakes_on_push_and_blocked_push_wakes_on_pop() {
+    let q = TempQueue::new("wake");
+    let queue = open_small(&q.name, 64);
+    let mut popper = spawn("blocked_pop", &[env_q(&q)]);
+    let out = wait_ready(&mut popper);
+    let t = Instant::now();
+    queue.push(b"hello", FOREVER).unwrap();
+    assert!(finish(popper, out, Duration::from_secs(5)).contains("got 5"));
+    assert!(t.elapsed() < Duration::from_secs(5));
+
+    while queue.try_push(&[1u8; 8]).unwrap() {}
+    let mut pusher = spawn("blocked_push", &[env_q(&q)]);
+    let out = wait_ready(&mut pusher);
+    queue.pop(FOREVER).unwrap();
+    assert!(finish(pusher, out, Duration::from_secs(5)).contains("pushed"));
+}
+
+#[test]
+fn killed_blocked_popper_does_not_break_wakeups() {
+    let q = TempQueue::new("killpop");
+    let queue = open(&q.name);
+    for round in 0..20 {
+        let mut victim = spawn("blocked_pop", &[env_q(&q)]);
+        drop(wait_ready(&mut victim));
+        sigkill(&mut victim);
+        let mut survivor = spawn("blocked_pop", &[env_q(&q)]);
+        let out = wait_ready(&mut survivor);
+        queue.push(b"wake", FOREVER).unwrap();
+        let said = finish(survivor, out, Duration::from_secs(5));
+        assert!(said.contains("got 4"), "round {round}: {said}");
+    }
+    assert_eq!(queue.stats().unwrap().len, 0);
+}
+
+#[test]
+fn killed_blocked_pusher_does_not_break_wakeups() {
+    let q = TempQueue::new("killpush");
+    let queue = open_small(&q.name, 64);
+    for round in 0..20 {
+        while queue.try_push(&[round as u8; 8]).unwrap() {}
+        let mut victim = spawn("blocked_push", &[env_q(&q)]);
+        drop(wait_ready(&mut victim));
+        sigkill(&mut victim);
+        let mut survivor = spawn("blocked_push", &[env_q(&q)]);
+        let out = wait_ready(&mut survivor);
+        queue.pop(FOREVER).unwrap();
+        let said = finish(survivor, out, Duration::from_secs(5));
+        assert!(said.contains("pushed"), "round {round}: {said}");
+        while queue.try_pop().unwrap().is_some() {}
+    }
+}
+
+#[test]
+fn sixteen_processes_racing_to_create_share_one_queue() {
+    for round in 0..20 {
+        let q = TempQueue::new("race");
+        let start = now_ns() + 150_000_000;
+        let racers: Vec<Child> = (0..16)
+            .map(|id| {
+                spawn(
+                    "race_open",
+                    &[
+                        env_q(&q),
+                        ("WQ_START", start.to_string()),
+                        ("WQ_ID", id.to_string()),
+                    ],
+                )
+            })
+            .collect();
+        for r in racers {
+            expect_success(r, LONG, "racing opener");
+        }
+        let queue = Queue::open(
+            &q.name,
+            &Options {
+                open_mode: OpenMode::OpenOnly,
+                ..Options::default()
+            },
+        )
+        .unwrap();
+        let mut ids: Vec<u64> = (0..16)
+            .map(|_| {
+                u64::from_le_bytes(queue.pop(Some(Duration::ZERO)).unwrap().try_into().unwrap())
+            })
+            .collect();
+        ids.sort_unstable();
+        assert_eq!(
+            ids,
+            (0..16).collect::<Vec<_>>(),
+            "round {round}: all 16 pushed into one queue"
+        );
+        assert_eq!(queue.stats().unwrap().capacity, 1 << 16);
+    }
+}
+
+#[test]
+fn sigkilled_lock_holders_are_recovered() {
+    let q = TempQueue::new("holder");
+    let queue = Queue::open(
+        &q.name,
+        &Options {
+            capacity: 16 << 20,
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    let (mut rng, seed) = Rng::from_time();
+    let mut kills = 0;
+    while queue.stats().unwrap().recoveries < 3 {
+        assert!(
+            kills < 200,
+            "no kill landed inside a lock in 200 tries (seed {seed})"
+        );
+        let mut holder = spawn("hold_locks", &[env_q(&q)]);
+        read_until_ready(&mut BufReader::new(holder.stdout.take().unwrap()));
+        std::thread::sleep(Duration::from_micros(2_000 + rng.below(20_000)));
+        sigkill(&mut holder);
+        kills += 1;
+        // Survivors carry on: both locks are usable, the state is consistent.
+        queue.push(b"after", Some(Duration::from_secs(5))).unwrap();
+        let s = queue.stats().unwrap();
+        assert_eq!(s.len, s.pushed_total - s.popped_total);
+        while let Some(msg) = queue.try_pop().unwrap() {
+            assert!(
+                msg == b"after" || (msg.len() == 4 << 20 && msg.iter().all(|&b| b == 7)),
+                "whole messages only"
+            );
+        }
+        assert_eq!(queue.stats().unwrap().bytes_used, 0);
+    }
+    println!(
+        "{kills} kills, {} recoveries",
+        queue.stats().unwrap().recoveries
+    );
+}
+
+/// Parses a child's "M producer seq" line (other lines are the test harness's).
+fn parse_marked(line: &str) -> Option<(u32, u64)> {
+    let mut it = line.strip_prefix("M ")?.split(' ');
+    Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
+}
+
+/// Reads a child's stdout lines in the background.
+fn collect_lines(child: &mut Child) -> std::thread::JoinHandle<Vec<String>> {
+    let out = child.stdout.take().unwrap();
+    std::thread::spawn(move || BufReader::new(out).lines().map_while(Result::ok).collect())
+}
+
+#[test]
+fn sigkill_chaos_loses_and_duplicates_nothing() {
+    let q = TempQueue::new("chaos");
+    let queue = Queue::open(
+        &q.name,
+        &Options {
+            capacity: 2 << 20,
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    let (mut rng, seed) = Rng::from_time();
+    println!("chaos seed {seed}");
+    let mut next_incarnation = 0u32;
+    let spawn_producer = |next: &mut u32| {
+        let id = *next;
+        *next += 1;
+        let mut c = spawn("chaos_producer", &[env_q(&q), ("WQ_P", id.to_string())]);
+        let lines = collect_lines(&mut c);
+        (id, c, lines)
+    };
+    let spawn_consumer = || {
+        let mut c = spawn("chaos_consumer", &[env_q(&q)]);
+        let lines = collect_lines(&mut c);
+        (c, lines)
+    };
+    let mut producers: Vec<_> = (0..2)
+        .map(|_| spawn_producer(&mut next_incarnation))
+        .collect();
+    let mut consumers: Vec<_> = (0..2).map(|_| spawn_consumer()).collect();
+    let mut pushed: BTreeMap<u32, Vec<u64>> = BTreeMap::new(); // incarnation -> confirmed seqs
+    let mut popped: Vec<Vec<String>> = Vec::new();
+    let mut consumer_kills = 0u64;
+    let until = Instant::now() + Duration::from_secs(6);
+    let mut kills = 0;
+    while Instant::now() < until {
+        std::thread::sleep(Duration::from_micros(5_000 + rng.below(40_000)));
+        kills += 1;
+        if rng.below(2) == 0 {
+            let i = rng.below(producers.len() as u64) as usize;
+            let (id, mut c, lines) = producers.swap_remove(i);
+            sigkill(&mut c);
+            pushed.insert(
+                id,
+                lines
+                    .join()
+                    .unwrap()
+                    .iter()
+                    .filter_map(|l| l.strip_prefix("M ")?.parse().ok())
+                    .collect(),
+            );
+            producers.push(spawn_producer(&mut next_incarnation));
+        } else {
+            let i = rng.below(consumers.len() as u64) as usize;
+            let (mut c, lines) = consumers.swap_remove(i);
+            sigkill(&mut c);
+            consumer_kills += 1;
+            popped.push(lines.join().unwrap());
+            consumers.push(spawn_consumer());
+        }
+    }
+    for (id, mut c, lines) in producers {
+        sigkill(&mut c);
+        pushed.insert(
+            id,
+            lines
+                .join()
+                .unwrap()
+                .iter()
+                .filter_map(|l| l.strip_prefix("M ")?.parse().ok())
+                .collect(),
+        );
+    }
+    for _ in 0..consumers.len() {
+        queue.push(b"", FOREVER).unwrap(); // stop marker: consumers exit on an empty message
+    }
+    for (mut c, lines) in consumers {
+        let status = wait_for(&mut c, LONG).expect("consumer stops");
+        let lines = lines.join().unwrap();
+        assert!(
+            status.success(),
+            "consumer failed: {status} {:?}",
+            lines.last()
+        );
+        popped.push(lines);
+    }
+    // Whatever is still queued (nothing, normally) is delivered to us.
+    let mut delivered: Vec<(u32, u64)> = Vec::new();
+    for lines in &popped {
+        let mut last: HashMap<u32, u64> = HashMap::new();
+        for line in lines {
+            assert!(
+                !line.starts_with("BAD"),
+                "a consumer saw a broken message: {line}"
+            );
+            let Some((p, seq)) = parse_marked(line) else {
+                continue;
+            };
+            assert!(
+                last.insert(p, seq).is_none_or(|prev| prev < seq),
+                "per-producer order"
+            );
+            delivered.push((p, seq));
+        }
+    }
+    while let Some(msg) = queue.try_pop().unwrap() {
+        delivered.push(check_msg(&msg).expect("whole message"));
+    }
+    let unique: HashSet<(u32, u64)> = delivered.iter().copied().collect();
+    assert_eq!(
+        unique.len(),
+        delivered.len(),
+        "no message is delivered twice"
+    );
+    let mut missing = 0u64;
+    let mut total = 0u64;
+    for (id, seqs) in &pushed {
+        let confirmed = seqs.len() as u64;
+        total += confirmed;
+        // A producer killed mid-push may have committed one more message than it confirmed.
+        for &(p, seq) in &delivered {
+            if p == *id {
+                assert!(
+                    seq <= confirmed,
+                    "incarnation {id} delivered seq {seq} beyond {confirmed} confirmed"
+                );
+            }
+        }
+        missing += seqs
+            .iter()
+            .filter(|&&s| !unique.contains(&(*id, s)))
+            .count() as u64;
+    }
+    // Each killed consumer may take the one message it was popping with it
+    // (or die before printing the one it popped).
+    assert!(
+        missing <= consumer_kills,
+        "{missing} confirmed messages lost, {consumer_kills} consumers killed (seed {seed})"
+    );
+    let stats = queue.stats().unwrap();
+    assert_eq!(stats.len, 0);
+    assert_eq!(stats.bytes_used, 0);
+    println!(
+        "chaos: {kills} kills ({consumer_kills} consumers), {total} confirmed pushes, {} delivered, {missing} in flight at a consumer kill, {} recoveries",
+        delivered.len(),
+        stats.recoveries
+    );
+    assert!(
+        total > 100,
+        "the chaos run moved too little to mean anything"
+    );
+}
