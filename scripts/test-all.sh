@@ -73,7 +73,7 @@ suite() {
 }
 
 rust_tests() {
-    cargo test --workspace
+    cargo test --workspace --no-fail-fast
 }
 
 cmake_release() {

@@ -298,6 +298,24 @@ fn stats_to_c(s: Stats) -> wq_stats {
     }
 }
 
+/// A `wq_iovec` from a `wq_push_batch` caller, viewed as bytes in place (no
+/// copy of the array). Only made from elements whose `data` is non-NULL or
+/// whose `len` is 0, and whose bytes the caller guarantees readable for the
+/// duration of the call.
+#[repr(transparent)]
+struct Message(wq_iovec);
+
+impl AsRef<[u8]> for Message {
+    fn as_ref(&self) -> &[u8] {
+        if self.0.len == 0 {
+            return &[];
+        }
+        // SAFETY: non-NULL with this length (checked before the wrapper is
+        // made), readable for the call by the caller's contract.
+        unsafe { std::slice::from_raw_parts(self.0.data.cast::<u8>(), self.0.len) }
+    }
+}
+
 /// Fills `*out` with the default options: 32 MiB capacity, the largest
 /// message size that fits, mode 0600, `WQ_OPEN_OR_CREATE`. NULL is a no-op.
 ///
@@ -470,12 +488,17 @@ pub unsafe extern "C" fn wq_push_batch(
             // SAFETY: non-NULL and, by the caller's contract, valid for `count` elements.
             unsafe { std::slice::from_raw_parts(msgs, count) }
         };
-        let slices = iovecs
-            .iter()
-            // SAFETY: the caller guarantees each element describes readable bytes.
-            .map(|v| unsafe { bytes_arg(v.data, v.len, "wq_iovec.data") })
-            .collect::<Result<Vec<&[u8]>, Error>>()?;
-        let pushed = queue.push_batch(&slices, timeout_from_ns(timeout_ns))?;
+        if let Some(v) = iovecs.iter().find(|v| v.data.is_null() && v.len > 0) {
+            return Err(invalid(&format!(
+                "a wq_iovec has NULL data and length {}",
+                v.len
+            )));
+        }
+        // SAFETY: `Message` is a transparent wrapper of `wq_iovec`, and every
+        // element was just checked to be a valid `Message` (see its docs).
+        let messages: &[Message] =
+            unsafe { std::slice::from_raw_parts(iovecs.as_ptr().cast(), iovecs.len()) };
+        let pushed = queue.push_batch(messages, timeout_from_ns(timeout_ns))?;
         // SAFETY: `out_pushed` is non-NULL (checked above) and writable by contract.
         unsafe { *out_pushed = pushed };
         Ok(())

@@ -26,6 +26,9 @@ pub const DEFAULT_CAPACITY: u64 = 32 << 20;
 /// Default permission bits of a created queue: owner read/write only.
 pub const DEFAULT_MODE: u32 = 0o600;
 
+/// Bytes of progress a waiter prefers to see before it takes over.
+const CACHE_LINE: u64 = 64;
+
 /// Whether [`Queue::open`] may create the queue, or must.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum OpenMode {
@@ -350,12 +353,13 @@ impl Queue {
                 return Ok(pushed);
             }
             // Tail first: a head read later can only be further on.
-            let room = || {
+            let room = |want: u64| {
                 let tail = h.tail.pos.load(Acquire);
                 ring::used(h.head.pos.load(Acquire), tail, capacity)
-                    .map_or(true, |used| capacity - used >= need)
+                    .map_or(true, |used| capacity - used >= want)
             };
-            if !Event(&h.not_full).wait_until(&deadline, room) {
+            let plenty = need.saturating_add(CACHE_LINE).min(capacity);
+            if !Event(&h.not_full).wait_until(&deadline, || room(need), || room(plenty)) {
                 return Err(Error::Full);
             }
         }
@@ -507,8 +511,15 @@ impl Queue {
                 Event(&h.not_full).notify();
                 return Ok(popped);
             }
-            let ready = || h.tail.pos.load(Acquire) != h.head.pos.load(Acquire);
-            if !Event(&h.not_empty).wait_until(&deadline, ready) {
+            let published = || {
+                h.tail
+                    .pos
+                    .load(Acquire)
+                    .wrapping_sub(h.head.pos.load(Acquire))
+            };
+            let ready = || published() != 0;
+            let plenty = || published() >= CACHE_LINE;
+            if !Event(&h.not_empty).wait_until(&deadline, ready, plenty) {
                 return Err(Error::Empty);
             }
         }

@@ -33,6 +33,9 @@ pub fn used(front: u64, back: u64, capacity: u64) -> Result<u64> {
 pub struct Ring {
     base: *mut u8,
     capacity: u64,
+    /// `capacity - 1` when the capacity is a power of two (the default is):
+    /// positions then map to offsets with a mask instead of a division.
+    mask: Option<u64>,
 }
 
 // SAFETY: a Ring is a pointer into a shared mapping owned by the Queue that
@@ -46,51 +49,77 @@ impl Ring {
     /// A ring over `capacity` bytes at `base`.
     ///
     /// # Safety
-    /// `base` must point to `capacity` mapped, writable bytes that stay
-    /// mapped for the life of the Ring; `capacity` must be a non-zero
-    /// multiple of [`ALIGN`].
+    /// `base` must be 8-byte aligned and point to `capacity` mapped, writable
+    /// bytes that stay mapped for the life of the Ring; `capacity` must be a
+    /// non-zero multiple of [`ALIGN`].
     pub unsafe fn new(base: *mut u8, capacity: u64) -> Ring {
-        debug_assert!(capacity > 0 && capacity % ALIGN == 0);
-        Ring { base, capacity }
-    }
-
-    fn index(&self, pos: u64) -> u64 {
-        pos % self.capacity
-    }
-
-    /// Copies `src` into the ring starting at `pos`, wrapping at the end.
-    ///
-    /// The caller must own the bytes `[pos, pos + src.len())` of the ring
-    /// (hold the producer lock, with that much free space).
-    fn write_bytes(&self, pos: u64, src: &[u8]) {
-        let at = self.index(pos);
-        let first = (self.capacity - at).min(src.len() as u64) as usize;
-        // SAFETY: `at < capacity` and `first <= capacity - at`, so the first
-        // copy stays inside the mapping; the rest (< capacity, as every
-        // record is smaller than the ring) starts at offset 0. `src` is
-        // caller memory, never the ring itself.
-        unsafe {
-            std::ptr::copy_nonoverlapping(src.as_ptr(), self.base.add(at as usize), first);
-            std::ptr::copy_nonoverlapping(src.as_ptr().add(first), self.base, src.len() - first);
+        debug_assert!(capacity > 0 && capacity % ALIGN == 0 && base as usize % 8 == 0);
+        let mask = capacity.is_power_of_two().then(|| capacity - 1);
+        Ring {
+            base,
+            capacity,
+            mask,
         }
     }
 
-    /// Copies ring bytes starting at `pos` into `dst`, wrapping at the end.
-    ///
-    /// The caller must own the bytes read (hold the consumer lock, with
-    /// them published).
-    fn read_bytes(&self, pos: u64, dst: &mut [u8]) {
-        let at = self.index(pos);
+    /// Offset in the ring of the record boundary at `pos` (rounded down to
+    /// one, so that an 8-byte header at the result always fits before the end).
+    fn offset(&self, pos: u64) -> u64 {
+        let at = match self.mask {
+            Some(mask) => pos & mask,
+            None => pos % self.capacity,
+        };
+        at & !(ALIGN - 1)
+    }
+
+    /// The header word of the record at `pos`.
+    fn header_ptr(&self, pos: u64) -> *mut u64 {
+        // SAFETY: the offset is a multiple of 8 below `capacity`, itself a
+        // multiple of 8, so the 8 bytes at it lie inside the mapping and are
+        // aligned (the base is).
+        unsafe { self.base.add(self.offset(pos) as usize).cast::<u64>() }
+    }
+
+    /// Offset of the message bytes of the record at `pos`.
+    fn body_offset(&self, pos: u64) -> u64 {
+        let at = self.offset(pos) + RECORD_HEADER;
+        if at == self.capacity { 0 } else { at }
+    }
+
+    /// Copies `src` into the ring from offset `at` (< capacity), wrapping at
+    /// the end. The caller owns those bytes (producer lock, free space).
+    fn copy_in(&self, at: u64, src: &[u8]) {
+        let first = (self.capacity - at).min(src.len() as u64) as usize;
+        // SAFETY: `at < capacity` and `first <= capacity - at`, so the first
+        // copy stays inside the mapping; the rest (smaller than the ring, as
+        // every record is) starts at offset 0. `src` is caller memory.
+        unsafe {
+            std::ptr::copy_nonoverlapping(src.as_ptr(), self.base.add(at as usize), first);
+            if first < src.len() {
+                std::ptr::copy_nonoverlapping(
+                    src.as_ptr().add(first),
+                    self.base,
+                    src.len() - first,
+                );
+            }
+        }
+    }
+
+    /// Copies ring bytes from offset `at` (< capacity) into `dst`, wrapping
+    /// at the end. The caller owns those bytes (consumer lock, published).
+    fn copy_out(&self, at: u64, dst: &mut [u8]) {
         let first = (self.capacity - at).min(dst.len() as u64) as usize;
-        // SAFETY: as in write_bytes, both source ranges lie inside the
-        // mapping; `dst` is caller memory, never the ring itself.
+        // SAFETY: as in copy_in, both source ranges lie inside the mapping;
+        // `dst` is caller memory, never the ring itself.
         unsafe {
             std::ptr::copy_nonoverlapping(self.base.add(at as usize), dst.as_mut_ptr(), first);
-            std::ptr::copy_nonoverlapping(
-                self.base,
-                dst.as_mut_ptr().add(first),
-                dst.len() - first,
-            );
+            if first < dst.len() {
+                std::ptr::copy_nonoverlapping(
+                    self.base,
+                    dst.as_mut_ptr().add(first),
+                    dst.len() - first,
+                );
+            }
         }
     }
 
@@ -98,12 +127,12 @@ impl Ring {
     /// The caller has checked that `record_len(msg.len())` bytes are free.
     pub fn write_record(&self, pos: u64, msg: &[u8]) -> u64 {
         let len = msg.len() as u32;
-        let mut header = [0u8; RECORD_HEADER as usize];
-        header[..4].copy_from_slice(&len.to_le_bytes());
-        header[4..].copy_from_slice(&(!len).to_le_bytes());
-        self.write_bytes(pos, &header);
-        self.write_bytes(pos + RECORD_HEADER, msg);
-        record_len(msg.len() as u64)
+        let header = u64::from(len) | (u64::from(!len) << 32);
+        // SAFETY: header_ptr is in bounds and aligned; the producer lock
+        // holder owns the free bytes it writes.
+        unsafe { self.header_ptr(pos).write(header.to_le()) };
+        self.copy_in(self.body_offset(pos), msg);
+        record_len(u64::from(len))
     }
 
     /// Reads and validates the header of the record at `pos`, of which
@@ -113,15 +142,12 @@ impl Ring {
     /// [`Error::Corrupted`] when the header is inconsistent, announces more
     /// than `max_len`, or a record longer than `available`.
     pub fn read_len(&self, pos: u64, available: u64, max_len: u64) -> Result<u64> {
-        let mut header = [0u8; RECORD_HEADER as usize];
-        self.read_bytes(pos, &mut header);
-        let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
-        let check = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+        // SAFETY: header_ptr is in bounds and aligned; the record is published.
+        let header = u64::from_le(unsafe { self.header_ptr(pos).read() });
+        let (len, check) = (header as u32, (header >> 32) as u32);
         let len64 = u64::from(len);
         if check != !len || len64 > max_len || record_len(len64) > available {
-            return Err(Error::Corrupted(format!(
-                "record at position {pos} is invalid (length {len}, check {check:#x}, {available} bytes published)"
-            )));
+            return Err(bad_record(pos, len, check, available));
         }
         Ok(len64)
     }
@@ -129,8 +155,16 @@ impl Ring {
     /// Copies the message of the record at `pos` (whose length `read_len`
     /// returned as `dst.len()`) into `dst`.
     pub fn read_message(&self, pos: u64, dst: &mut [u8]) {
-        self.read_bytes(pos + RECORD_HEADER, dst);
+        self.copy_out(self.body_offset(pos), dst);
     }
+}
+
+#[cold]
+#[inline(never)]
+fn bad_record(pos: u64, len: u32, check: u32, available: u64) -> Error {
+    Error::Corrupted(format!(
+        "record at position {pos} is invalid (length {len}, check {check:#x}, {available} bytes published)"
+    ))
 }
 
 #[cfg(test)]
@@ -154,19 +188,23 @@ mod tests {
 
     #[test]
     fn records_round_trip_across_the_wrap_point() {
-        with_ring(64, |ring| {
-            // Start 16 bytes before the end so header and payload both wrap.
-            for start in [0u64, 40, 48, 56, 64 + 56] {
-                let msg: Vec<u8> = (0..37u8).collect();
-                let n = ring.write_record(start, &msg);
-                assert_eq!(n, record_len(37));
-                let len = ring.read_len(start, n, 56).unwrap();
-                assert_eq!(len, 37);
-                let mut out = vec![0u8; len as usize];
-                ring.read_message(start, &mut out);
-                assert_eq!(out, msg);
-            }
-        });
+        // A power-of-two capacity (masked offsets) and another (divided).
+        for capacity in [64usize, 72] {
+            with_ring(capacity, |ring| {
+                let cap = capacity as u64;
+                // Header at the very end, payload wrapping, and later laps.
+                for start in [0u64, 40, 48, cap - 16, cap - 8, cap + cap - 8, 5 * cap + 16] {
+                    let msg: Vec<u8> = (0..37u8).collect();
+                    let n = ring.write_record(start, &msg);
+                    assert_eq!(n, record_len(37));
+                    let len = ring.read_len(start, n, 56).unwrap();
+                    assert_eq!(len, 37);
+                    let mut out = vec![0u8; len as usize];
+                    ring.read_message(start, &mut out);
+                    assert_eq!(out, msg, "capacity {capacity}, start {start}");
+                }
+            });
+        }
     }
 
     #[test]
@@ -178,15 +216,15 @@ mod tests {
                 Err(Error::Corrupted(_))
             ));
             assert!(matches!(ring.read_len(0, n, 4), Err(Error::Corrupted(_))));
-            ring.write_bytes(4, &[0, 0, 0, 0]);
+            ring.copy_in(4, &[0, 0, 0, 0]);
             assert!(matches!(ring.read_len(0, n, 56), Err(Error::Corrupted(_))));
         });
     }
 
     #[test]
     fn used_rejects_impossible_positions() {
-        assert_eq!(used(10, 30, 64).unwrap(), 20);
-        assert!(used(30, 10, 64).is_err());
+        assert_eq!(used(8, 32, 64).unwrap(), 24);
+        assert!(used(32, 8, 64).is_err());
         assert!(used(0, 65, 64).is_err());
         assert!(used(0, 9, 64).is_err());
     }
