@@ -182,6 +182,16 @@ pub struct Queue {
     name: Name,
 }
 
+impl std::fmt::Debug for Queue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Queue")
+            .field("name", &self.name.as_str())
+            .field("capacity", &self.geometry.capacity)
+            .field("max_message_size", &self.geometry.max_message_size)
+            .finish()
+    }
+}
+
 /// Maps a lock failure: a timeout is the operation's own "nothing happened"
 /// outcome, anything else a broken queue.
 fn lock_failure(err: LockError, timed_out: Error) -> Error {
@@ -275,6 +285,15 @@ impl Queue {
     /// Removes the queue `name`: later opens no longer find it. Handles
     /// already open keep working on the old queue until closed.
     ///
+    /// ```
+    /// # let name = format!("wq-doc-{}-{}", std::process::id(), line!());
+    /// let q = wq::Queue::open(&name, &wq::Options::default())?;
+    /// wq::Queue::remove(&name)?;
+    /// q.push(b"still works on the old queue", None)?;
+    /// assert!(matches!(wq::Queue::remove(&name), Err(wq::Error::NotFound(_))));
+    /// # Ok::<(), wq::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::NotFound`], [`Error::InvalidArgument`],
     /// [`Error::PermissionDenied`], [`Error::System`].
@@ -299,6 +318,18 @@ impl Queue {
     /// Appends `msg` at the tail, waiting up to `timeout` for room (`None`:
     /// for ever; `Some(Duration::ZERO)`: not at all).
     ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use wq::{Error, Options, Queue};
+    /// # let name = format!("wq-doc-{}-{}", std::process::id(), line!());
+    /// # let q = Queue::open(&name, &Options { capacity: 64, ..Options::default() })?;
+    /// q.push(b"job 1", None)?; // waits for room as long as it takes
+    /// q.push(b"job 2", Some(Duration::from_millis(10)))?;
+    /// assert!(matches!(q.push(&[0u8; 57], None), Err(Error::MessageTooLarge { .. })));
+    /// # Queue::remove(&name)?;
+    /// # Ok::<(), wq::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::Full`] (no room, or the lock was held by a peer, for the
     /// whole timeout), [`Error::MessageTooLarge`], [`Error::Corrupted`].
@@ -307,6 +338,20 @@ impl Queue {
     }
 
     /// Like [`Queue::push`] without waiting; `Ok(false)` when full.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use wq::{Error, Options, Queue};
+    /// # let name = format!("wq-doc-{}-{}", std::process::id(), line!());
+    /// # let q = Queue::open(&name, &Options { capacity: 64, ..Options::default() })?;
+    /// let mut pushed = 0;
+    /// while q.try_push(b"12345678")? {
+    ///     pushed += 1;
+    /// }
+    /// assert_eq!(pushed, 4); // 64 bytes hold four 16-byte records
+    /// # Queue::remove(&name)?;
+    /// # Ok::<(), wq::Error>(())
+    /// ```
     ///
     /// # Errors
     /// As [`Queue::push`], except that a full queue is `Ok(false)`.
@@ -323,6 +368,18 @@ impl Queue {
     /// and with no other producer's message between them, as many as fit at
     /// that moment (stopping before one larger than the limit). Returns how
     /// many were pushed (0 only for an empty `msgs`).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use wq::{Error, Options, Queue};
+    /// # let name = format!("wq-doc-{}-{}", std::process::id(), line!());
+    /// # let q = Queue::open(&name, &Options { capacity: 64, ..Options::default() })?;
+    /// let jobs = [&b"a"[..], b"bb", b"ccc", b"dddd", b"eeeee"];
+    /// assert_eq!(q.push_batch(&jobs, None)?, 4); // only four fit in 64 bytes
+    /// assert_eq!(q.pop(None)?, b"a");
+    /// # Queue::remove(&name)?;
+    /// # Ok::<(), wq::Error>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::Full`], [`Error::MessageTooLarge`] (the first message),
@@ -434,6 +491,21 @@ impl Queue {
     /// Takes the message at the head into `buf`, waiting up to `timeout`
     /// for one; returns its length.
     ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use wq::{Error, Options, Queue};
+    /// # let name = format!("wq-doc-{}-{}", std::process::id(), line!());
+    /// # let q = Queue::open(&name, &Options { capacity: 64, ..Options::default() })?;
+    /// q.push(b"hello", None)?;
+    /// let mut small = [0u8; 2];
+    /// assert!(matches!(q.pop_into(&mut small, None), Err(Error::BufferTooSmall { needed: 5, .. })));
+    /// let mut buf = [0u8; 16];
+    /// let n = q.pop_into(&mut buf, Some(Duration::ZERO))?;
+    /// assert_eq!(&buf[..n], b"hello");
+    /// # Queue::remove(&name)?;
+    /// # Ok::<(), wq::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::Empty`] (nothing within the timeout), [`Error::BufferTooSmall`]
     /// (the message stays queued; `needed` is its length), [`Error::Corrupted`].
@@ -445,6 +517,18 @@ impl Queue {
 
     /// Takes the message at the head as a new `Vec`, waiting up to `timeout`.
     ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use wq::{Error, Options, Queue};
+    /// # let name = format!("wq-doc-{}-{}", std::process::id(), line!());
+    /// # let q = Queue::open(&name, &Options { capacity: 64, ..Options::default() })?;
+    /// q.push(b"hello", None)?;
+    /// assert_eq!(q.pop(Some(Duration::from_secs(1)))?, b"hello");
+    /// assert!(matches!(q.pop(Some(Duration::from_millis(1))), Err(Error::Empty)));
+    /// # Queue::remove(&name)?;
+    /// # Ok::<(), wq::Error>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::Empty`], [`Error::Corrupted`].
     pub fn pop(&self, timeout: Option<Duration>) -> Result<Vec<u8>> {
@@ -454,6 +538,18 @@ impl Queue {
     }
 
     /// Like [`Queue::pop`] without waiting; `Ok(None)` when empty.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use wq::{Error, Options, Queue};
+    /// # let name = format!("wq-doc-{}-{}", std::process::id(), line!());
+    /// # let q = Queue::open(&name, &Options { capacity: 64, ..Options::default() })?;
+    /// assert_eq!(q.try_pop()?, None);
+    /// q.push(b"x", None)?;
+    /// assert_eq!(q.try_pop()?, Some(b"x".to_vec()));
+    /// # Queue::remove(&name)?;
+    /// # Ok::<(), wq::Error>(())
+    /// ```
     ///
     /// # Errors
     /// As [`Queue::pop`], except that an empty queue is `Ok(None)`.
@@ -469,6 +565,21 @@ impl Queue {
     /// up to `timeout` for the first. They are packed into `buf`, message `i`
     /// at `buf[spans[i].offset..][..spans[i].len]`; as many queued messages,
     /// in order, as fit, and at least one. Returns how many.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use wq::{Error, Options, Queue};
+    /// # let name = format!("wq-doc-{}-{}", std::process::id(), line!());
+    /// # let q = Queue::open(&name, &Options { capacity: 64, ..Options::default() })?;
+    /// q.push_batch(&[&b"one"[..], b"two", b"three"], None)?;
+    /// let mut buf = [0u8; 64];
+    /// let mut spans = [wq::Span::default(); 8];
+    /// let n = q.pop_batch(&mut buf, &mut spans, None)?;
+    /// let got: Vec<&[u8]> = spans[..n].iter().map(|s| &buf[s.offset..][..s.len]).collect();
+    /// assert_eq!(got, [&b"one"[..], b"two", b"three"]);
+    /// # Queue::remove(&name)?;
+    /// # Ok::<(), wq::Error>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::Empty`], [`Error::BufferTooSmall`] (the first message does
@@ -585,6 +696,19 @@ impl Queue {
     /// A snapshot of the queue's counters. It takes both locks briefly (at
     /// most 250 ms each), which also repairs a lock whose owner died; when a
     /// stopped peer holds one, it reads the published counters without it.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use wq::{Error, Options, Queue};
+    /// # let name = format!("wq-doc-{}-{}", std::process::id(), line!());
+    /// # let q = Queue::open(&name, &Options { capacity: 64, ..Options::default() })?;
+    /// q.push(b"abc", None)?;
+    /// let s = q.stats()?;
+    /// assert_eq!((s.len, s.bytes_used, s.capacity, s.max_message_size), (1, 16, 64, 56));
+    /// assert_eq!((s.pushed_total, s.popped_total, s.recoveries), (1, 0, 0));
+    /// # Queue::remove(&name)?;
+    /// # Ok::<(), wq::Error>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::Corrupted`] when the shared positions are impossible or a

@@ -95,7 +95,17 @@ impl Segment {
     /// [`Error::Incompatible`] / [`Error::Corrupted`] for anything that is not
     /// a healthy wq queue of this layout; [`Error::PermissionDenied`].
     pub fn open(name: &Name) -> Result<Option<Segment>> {
-        let Some(fd) = sys::open_existing(&name.0).map_err(|e| Error::os("shm_open", e))? else {
+        let opened = sys::open_existing(&name.0).map_err(|e| match e.raw_os_error() {
+            // glibc reports a directory as EINVAL (the name itself was validated).
+            Some(libc::EINVAL | libc::EISDIR | libc::ELOOP | libc::ENXIO | libc::ENODEV) => {
+                Error::Incompatible(format!(
+                    "{} is not a shared-memory file: {e}",
+                    name.as_str()
+                ))
+            }
+            _ => Error::os("shm_open", e),
+        })?;
+        let Some(fd) = opened else {
             return Ok(None);
         };
         let len = sys::regular_file_size(&fd)

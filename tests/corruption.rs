@@ -110,7 +110,7 @@ fn foreign_and_truncated_segments_are_rejected_and_removable() {
 
     let q = TempQueue::new("dir");
     std::fs::create_dir(q.path()).unwrap();
-    assert!(open_only(&q.name).is_err());
+    assert_rejected(&q.name, "a directory");
     std::fs::remove_dir(q.path()).unwrap();
 }
 

@@ -69,6 +69,17 @@ fn child() {
             .expect("push id");
         return;
     }
+    if role == "create_big" {
+        // Creation of a large queue takes a while (its memory is reserved).
+        println!("ready");
+        let opts = Options {
+            capacity: 1 << 30,
+            open_mode: OpenMode::CreateOnly,
+            ..Options::default()
+        };
+        Queue::open(&arg("WQ_Q"), &opts).expect("create");
+        return;
+    }
     let q = open(&arg("WQ_Q"));
     match role.as_str() {
         "push_n" => {
@@ -106,6 +117,7 @@ fn child() {
             }
             print!("{out}");
         }
+        "create_big" => unreachable!("handled before the queue is opened"),
         "blocked_pop" => {
             println!("ready");
             let msg = q.pop(FOREVER).expect("pop");
@@ -276,10 +288,16 @@ fn read_until_ready(out: &mut impl BufRead) {
     }
 }
 
-/// Reads the child's "ready" line, then gives it time to park in the kernel.
-fn wait_ready(child: &mut Child) -> BufReader<std::process::ChildStdout> {
+/// Reads the child's "ready" line.
+fn wait_ready_now(child: &mut Child) -> BufReader<std::process::ChildStdout> {
     let mut out = BufReader::new(child.stdout.take().unwrap());
     read_until_ready(&mut out);
+    out
+}
+
+/// Reads the child's "ready" line, then gives it time to park in the kernel.
+fn wait_ready(child: &mut Child) -> BufReader<std::process::ChildStdout> {
+    let out = wait_ready_now(child);
     std::thread::sleep(Duration::from_millis(100));
     out
 }
@@ -595,5 +613,41 @@ fn sigkill_chaos_loses_and_duplicates_nothing() {
     assert!(
         total > 100,
         "the chaos run moved too little to mean anything"
+    );
+}
+
+#[test]
+fn a_creator_killed_midway_leaves_nothing_half_made() {
+    let (mut rng, seed) = Rng::from_time();
+    let mut outcomes = [0u32; 2];
+    for round in 0..12 {
+        let q = TempQueue::new("halfmade");
+        let mut creator = spawn("create_big", &[env_q(&q)]);
+        drop(wait_ready_now(&mut creator));
+        std::thread::sleep(Duration::from_micros(rng.below(1_000_000)));
+        sigkill(&mut creator);
+        // The name holds a complete queue or nothing, and says so at once.
+        let t = Instant::now();
+        match Queue::open(
+            &q.name,
+            &Options {
+                open_mode: OpenMode::OpenOnly,
+                ..Options::default()
+            },
+        ) {
+            Ok(queue) => {
+                assert_eq!(queue.stats().unwrap().capacity, 1 << 30);
+                outcomes[1] += 1;
+            }
+            Err(Error::NotFound(_)) => outcomes[0] += 1,
+            Err(e) => panic!("round {round} (seed {seed}): {e}"),
+        }
+        assert!(t.elapsed() < Duration::from_secs(1));
+        // Open-or-create right after works either way.
+        drop(open_small(&q.name, 4096));
+    }
+    println!(
+        "killed creators: {} left nothing, {} had finished (seed {seed})",
+        outcomes[0], outcomes[1]
     );
 }

@@ -33,7 +33,9 @@ impl TempQueue {
 
 impl Drop for TempQueue {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(self.path());
+        if std::fs::remove_file(self.path()).is_err() {
+            let _ = std::fs::remove_dir(self.path());
+        }
     }
 }
 
