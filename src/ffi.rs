@@ -185,7 +185,9 @@ fn record(err: &Error) {
         // SAFETY: __errno_location returns a valid pointer to this thread's errno.
         unsafe { *libc::__errno_location() = errno };
     }
-    LAST_ERROR.with(|slot| *slot.borrow_mut() = detail);
+    // During thread or process teardown (an atexit handler) the slot may be
+    // gone already: the status alone must do then.
+    let _ = LAST_ERROR.try_with(|slot| *slot.borrow_mut() = detail);
 }
 
 /// Runs one export's body: catches panics and maps the outcome to `wq_status`.
@@ -647,11 +649,13 @@ pub extern "C" fn wq_status_str(s: wq_status) -> *const c_char {
 #[unsafe(no_mangle)]
 pub extern "C" fn wq_last_error() -> *const c_char {
     catch_unwind(|| {
-        LAST_ERROR.with(|slot| match &*slot.borrow() {
-            LastError::None => c"".as_ptr(),
-            LastError::Static(s) => s.as_ptr(),
-            LastError::Owned(s) => s.as_ptr(),
-        })
+        LAST_ERROR
+            .try_with(|slot| match &*slot.borrow() {
+                LastError::None => c"".as_ptr(),
+                LastError::Static(s) => s.as_ptr(),
+                LastError::Owned(s) => s.as_ptr(),
+            })
+            .unwrap_or(c"".as_ptr())
     })
     .unwrap_or(c"".as_ptr())
 }

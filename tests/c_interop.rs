@@ -665,3 +665,15 @@ fn finite_timeouts_bound_the_wait_for_a_lock_a_stopped_peer_holds() {
     eprintln!("caught the stopped consumer holding its lock {held} times in {rounds} rounds");
     drop((producer, consumer));
 }
+
+#[test]
+fn a_failing_call_from_an_atexit_handler_returns_its_status() {
+    let exe = build(&["atexit.c"], "atexit", false, "c11", Link::Shared, &[]);
+    // A clean environment: under cargo test's own variables the process
+    // exits before the handler's call can go wrong, hiding the failure.
+    let out = Command::new(&exe)
+        .env_clear()
+        .output()
+        .expect("run the atexit program");
+    assert_ran_ok("atexit.c", &out);
+}
