@@ -403,8 +403,9 @@ impl Queue {
         let need = record_len(first_len);
         let capacity = self.geometry.capacity;
         let deadline = Deadline::new(timeout);
+        let mut gather = timeout != Some(Duration::ZERO);
         loop {
-            let pushed = self.push_locked(msgs, &deadline)?;
+            let pushed = self.push_locked(msgs, &deadline, gather)?;
             if pushed > 0 {
                 Event(&h.not_empty).notify();
                 return Ok(pushed);
@@ -419,11 +420,20 @@ impl Queue {
             if !Event(&h.not_full).wait_until(&deadline, || room(need), || room(plenty)) {
                 return Err(Error::Full);
             }
+            gather = false;
         }
     }
 
-    /// Under the producer lock, writes as many leading `msgs` as fit.
-    fn push_locked<M: AsRef<[u8]>>(&self, msgs: &[M], deadline: &Deadline) -> Result<usize> {
+    /// Under the producer lock, writes as many leading `msgs` as fit. With
+    /// `gather`, it writes nothing when it had to re-read the head and found
+    /// less than a cache line to spare: the caller then waits a moment for
+    /// more room (see [`Event::wait_until`]) instead of chasing the consumer.
+    fn push_locked<M: AsRef<[u8]>>(
+        &self,
+        msgs: &[M],
+        deadline: &Deadline,
+        gather: bool,
+    ) -> Result<usize> {
         let h = self.header();
         let side = &h.producer;
         let (_guard, _) = Guard::lock(side, deadline, || self.repair(side, &h.tail))
@@ -448,7 +458,12 @@ impl Queue {
             let need = record_len(msg.len() as u64);
             if capacity - used < need {
                 used = self.refresh_head(side, pos)?;
-                if capacity - used < need {
+                let want = if gather && count == 0 {
+                    need.saturating_add(CACHE_LINE).min(capacity)
+                } else {
+                    need
+                };
+                if capacity - used < want {
                     break;
                 }
             }
@@ -616,8 +631,9 @@ impl Queue {
     ) -> Result<usize> {
         let h = self.header();
         let deadline = Deadline::new(timeout);
+        let mut gather = timeout != Some(Duration::ZERO);
         loop {
-            let popped = self.pop_locked(sink, max, &deadline)?;
+            let popped = self.pop_locked(sink, max, &deadline, gather)?;
             if popped > 0 {
                 Event(&h.not_full).notify();
                 return Ok(popped);
@@ -633,12 +649,22 @@ impl Queue {
             if !Event(&h.not_empty).wait_until(&deadline, ready, plenty) {
                 return Err(Error::Empty);
             }
+            gather = false;
         }
     }
 
     /// Under the consumer lock, copies out as many head messages as `sink`
-    /// takes, up to `max`.
-    fn pop_locked<S: Sink>(&self, sink: &mut S, max: usize, deadline: &Deadline) -> Result<usize> {
+    /// takes, up to `max`. With `gather`, it takes nothing when it had to
+    /// re-read the tail and found less than a cache line published: the
+    /// caller then waits a moment for more (see [`Event::wait_until`])
+    /// instead of chasing the producer through the line it is writing.
+    fn pop_locked<S: Sink>(
+        &self,
+        sink: &mut S,
+        max: usize,
+        deadline: &Deadline,
+        gather: bool,
+    ) -> Result<usize> {
         let h = self.header();
         let side = &h.consumer;
         let (_guard, _) = Guard::lock(side, deadline, || self.repair(side, &h.head))
@@ -649,7 +675,10 @@ impl Queue {
         } = self.geometry;
         let head = h.head.pos.load(Relaxed);
         let mut available = match ring::used(head, side.cached_peer.load(Relaxed), capacity) {
-            Ok(0) | Err(_) => self.refresh_tail(side, head)?,
+            Ok(0) | Err(_) => match self.refresh_tail(side, head)? {
+                thin if gather && thin < CACHE_LINE => return Ok(0),
+                available => available,
+            },
             Ok(available) => available,
         };
         side.pending_pos.store(head, Relaxed);
