@@ -26,8 +26,9 @@ pub const DEFAULT_CAPACITY: u64 = 32 << 20;
 /// Default permission bits of a created queue: owner read/write only.
 pub const DEFAULT_MODE: u32 = 0o600;
 
-/// Bytes of progress a waiter prefers to see before it takes over.
-const CACHE_LINE: u64 = 64;
+/// Bytes of progress (four cache lines) a waiter prefers to see before it
+/// takes over (see `sync::Event::wait_until`).
+const GATHER_BYTES: u64 = 256;
 
 /// Whether [`Queue::open`] may create the queue, or must.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -410,14 +411,15 @@ impl Queue {
                 Event(&h.not_empty).notify();
                 return Ok(pushed);
             }
-            // Tail first: a head read later can only be further on.
-            let room = |want: u64| {
+            // Bytes of room; tail first: a head read later can only be further
+            // on. Impossible positions count as room: the locked path reports them.
+            let room = || {
                 let tail = h.tail.pos.load(Acquire);
                 ring::used(h.head.pos.load(Acquire), tail, capacity)
-                    .map_or(true, |used| capacity - used >= want)
+                    .map_or(capacity, |used| capacity - used)
             };
-            let plenty = need.saturating_add(CACHE_LINE).min(capacity);
-            if !Event(&h.not_full).wait_until(&deadline, || room(need), || room(plenty)) {
+            let plenty = need.saturating_add(GATHER_BYTES).min(capacity);
+            if !Event(&h.not_full).wait_until(&deadline, room, need, plenty) {
                 return Err(Error::Full);
             }
             gather = false;
@@ -426,7 +428,7 @@ impl Queue {
 
     /// Under the producer lock, writes as many leading `msgs` as fit. With
     /// `gather`, it writes nothing when it had to re-read the head and found
-    /// less than a cache line to spare: the caller then waits a moment for
+    /// less than [`GATHER_BYTES`] to spare: the caller then waits a moment for
     /// more room (see [`Event::wait_until`]) instead of chasing the consumer.
     fn push_locked<M: AsRef<[u8]>>(
         &self,
@@ -459,7 +461,7 @@ impl Queue {
             if capacity - used < need {
                 used = self.refresh_head(side, pos)?;
                 let want = if gather && count == 0 {
-                    need.saturating_add(CACHE_LINE).min(capacity)
+                    need.saturating_add(GATHER_BYTES).min(capacity)
                 } else {
                     need
                 };
@@ -644,9 +646,7 @@ impl Queue {
                     .load(Acquire)
                     .wrapping_sub(h.head.pos.load(Acquire))
             };
-            let ready = || published() != 0;
-            let plenty = || published() >= CACHE_LINE;
-            if !Event(&h.not_empty).wait_until(&deadline, ready, plenty) {
+            if !Event(&h.not_empty).wait_until(&deadline, published, 1, GATHER_BYTES) {
                 return Err(Error::Empty);
             }
             gather = false;
@@ -655,7 +655,7 @@ impl Queue {
 
     /// Under the consumer lock, copies out as many head messages as `sink`
     /// takes, up to `max`. With `gather`, it takes nothing when it had to
-    /// re-read the tail and found less than a cache line published: the
+    /// re-read the tail and found less than [`GATHER_BYTES`] published: the
     /// caller then waits a moment for more (see [`Event::wait_until`])
     /// instead of chasing the producer through the line it is writing.
     fn pop_locked<S: Sink>(
@@ -676,7 +676,7 @@ impl Queue {
         let head = h.head.pos.load(Relaxed);
         let mut available = match ring::used(head, side.cached_peer.load(Relaxed), capacity) {
             Ok(0) | Err(_) => match self.refresh_tail(side, head)? {
-                thin if gather && thin < CACHE_LINE => return Ok(0),
+                thin if gather && thin < GATHER_BYTES => return Ok(0),
                 available => available,
             },
             Ok(available) => available,

@@ -25,9 +25,9 @@ pub const NO_WAIT_LOCK_BOUND: Duration = Duration::from_millis(250);
 /// short enough that an idle consumer costs nothing measurable.
 const SPIN: Duration = Duration::from_micros(50);
 
-/// How long a spinning waiter holds out for a cache line's worth of
+/// How long a spinning waiter holds out for a few cache lines' worth of
 /// progress before it takes whatever there is (see [`Event::wait_until`]).
-const GATHER: Duration = Duration::from_micros(1);
+const GATHER: Duration = Duration::from_micros(4);
 
 /// The time budget of one call: `None` waits for ever, `Some(ZERO)` not at
 /// all. The clock is read lazily, only when waiting becomes possible.
@@ -152,48 +152,52 @@ impl Event<'_> {
         }
     }
 
-    /// Waits until `ready()` holds or the deadline passes; returns whether it
-    /// holds. Spins for a short while first, then sleeps on the futex.
+    /// Waits until `progress()` (bytes published, or bytes of room) reaches
+    /// `need` or the deadline passes; returns whether it did. Spins for a
+    /// short while first, then sleeps on the futex.
     ///
-    /// For the first [`GATHER`] of the spin it waits for `plenty()` (a cache
-    /// line's worth of progress) rather than `ready()`: a consumer that
-    /// takes each message the instant it appears keeps pulling the line the
-    /// producer is writing, and both sides then pay a cross-core transfer per
-    /// message. Waiting a moment for a full line costs a lone message at most
-    /// [`GATHER`] of latency.
+    /// For the first [`GATHER`] of the spin it holds out for `plenty` bytes
+    /// rather than `need`: a consumer that takes each message the instant it
+    /// appears keeps pulling the cache line the producer is writing, and both
+    /// sides then pay a cross-core transfer per message. Gathering a few
+    /// lines first costs a lone message at most [`GATHER`] of latency.
     pub fn wait_until(
         &self,
         deadline: &Deadline,
-        ready: impl Fn() -> bool,
-        plenty: impl Fn() -> bool,
+        progress: impl Fn() -> u64,
+        need: u64,
+        plenty: u64,
     ) -> bool {
-        if plenty() {
+        if progress() >= plenty {
             return true;
         }
         if deadline.remaining() == Some(Duration::ZERO) {
-            return ready();
+            return progress() >= need;
         }
         let start = sys::monotonic_ns();
         let (gather_until, spin_until) = (
             start + GATHER.as_nanos() as u64,
             start + SPIN.as_nanos() as u64,
         );
-        let mut gathering = true;
+        let mut want = plenty;
         let mut spins = 0u32;
         loop {
             std::hint::spin_loop();
-            if if gathering { plenty() } else { ready() } {
+            if progress() >= want {
                 return true;
             }
             spins = spins.wrapping_add(1);
             if spins % 16 == 0 {
                 let now = sys::monotonic_ns();
-                gathering = now < gather_until;
+                if now >= gather_until {
+                    want = need;
+                }
                 if now >= spin_until {
                     break;
                 }
             }
         }
+        let ready = || progress() >= need;
         loop {
             let left = deadline.remaining();
             if left == Some(Duration::ZERO) {
