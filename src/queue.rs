@@ -438,7 +438,7 @@ impl Queue {
     ) -> Result<usize> {
         let h = self.header();
         let side = &h.producer;
-        let (_guard, _) = Guard::lock(side, deadline, || self.repair(side, &h.tail))
+        let _guard = Guard::lock(side, deadline, || self.repair(side, &h.tail))
             .map_err(|e| lock_failure(e, Error::Full))?;
         let Geometry {
             capacity,
@@ -667,7 +667,7 @@ impl Queue {
     ) -> Result<usize> {
         let h = self.header();
         let side = &h.consumer;
-        let (_guard, _) = Guard::lock(side, deadline, || self.repair(side, &h.head))
+        let _guard = Guard::lock(side, deadline, || self.repair(side, &h.head))
             .map_err(|e| lock_failure(e, Error::Empty))?;
         let Geometry {
             capacity,
@@ -774,7 +774,7 @@ fn lock_for_stats<'a>(
     repair: impl FnOnce(),
 ) -> Result<Option<Guard<'a>>> {
     match Guard::lock(side, deadline, repair) {
-        Ok((guard, _)) => Ok(Some(guard)),
+        Ok(guard) => Ok(Some(guard)),
         Err(LockError::TimedOut) => Ok(None),
         Err(e) => Err(lock_failure(e, Error::Empty)),
     }

@@ -96,12 +96,12 @@ pub struct Guard<'a> {
 impl Guard<'_> {
     /// Takes `side`'s robust mutex within `deadline`. When the previous
     /// owner died holding it, `repair` runs (under the lock) before the
-    /// mutex is marked consistent; the result says whether that happened.
+    /// mutex is marked consistent.
     pub fn lock<'a>(
         side: &'a Side,
         deadline: &Deadline,
         repair: impl FnOnce(),
-    ) -> Result<(Guard<'a>, bool), LockError> {
+    ) -> Result<Guard<'a>, LockError> {
         let m = side.lock.get();
         // SAFETY: `m` points into the mapped header, which outlives `side`.
         let mut ret = unsafe { sys::mutex_trylock(m) };
@@ -110,7 +110,7 @@ impl Guard<'_> {
             ret = unsafe { sys::mutex_lock_until(m, deadline.lock_until_ns()) };
         }
         match ret {
-            0 => Ok((Guard { side }, false)),
+            0 => Ok(Guard { side }),
             libc::EOWNERDEAD => {
                 let guard = Guard { side };
                 repair();
@@ -119,7 +119,7 @@ impl Guard<'_> {
                 if ret != 0 {
                     return Err(LockError::Broken(ret));
                 }
-                Ok((guard, true))
+                Ok(guard)
             }
             libc::ETIMEDOUT | libc::EBUSY => Err(LockError::TimedOut),
             other => Err(LockError::Broken(other)),
