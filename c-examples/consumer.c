@@ -8,7 +8,6 @@
  * that nothing more arrives and removes the queue.
  * Exit status: 0 all good, 1 wrong data, 2 bad usage, 3 a wq call failed.
  */
-#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,21 +19,7 @@
 #define QUIET_NS (INT64_C(200) * 1000 * 1000)
 #define MAX_BATCH 32
 
-static int fail(const char *what, wq_status s) {
-    fprintf(stderr, "c-consumer: %s: %s (%s)\n", what, wq_status_str(s), wq_last_error());
-    return 3;
-}
-
-static int parse_count(const char *text, uint64_t *out) {
-    char *end = NULL;
-    errno = 0;
-    unsigned long long v = strtoull(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0' || text[0] == '-') {
-        return -1;
-    }
-    *out = (uint64_t)v;
-    return 0;
-}
+static const char PROG[] = "c-consumer";
 
 static int report_mismatch(uint64_t expected, const unsigned char *msg, size_t len) {
     uint64_t got = stream_index_of(msg, len);
@@ -53,25 +38,16 @@ static int report_mismatch(uint64_t expected, const unsigned char *msg, size_t l
 
 int main(int argc, char **argv) {
     uint64_t count = 0;
-    if (argc != 3 || parse_count(argv[2], &count) != 0) {
-        fprintf(stderr, "usage: %s QUEUE COUNT\n", argc > 0 ? argv[0] : "c-consumer");
-        return 2;
-    }
-
-    wq_options opts;
-    wq_options_default(&opts);
-    opts.capacity = STREAM_CAPACITY;
-
     wq_queue *q = NULL;
-    wq_status s = wq_open(argv[1], &opts, &q);
-    if (s != WQ_OK) {
-        return fail("wq_open", s);
+    int rc = stream_start(PROG, argc, argv, &count, &q);
+    if (rc != 0) {
+        return rc;
     }
 
     size_t cap = 64 * 1024;
     unsigned char *buf = malloc(cap);
     wq_span spans[MAX_BATCH];
-    int rc = 0;
+    wq_status s = WQ_OK;
     uint64_t next = 0;
     while (buf != NULL && rc == 0 && next < count) {
         size_t n = 0;
@@ -90,7 +66,7 @@ int main(int argc, char **argv) {
         if (s != WQ_OK) {
             char what[80];
             snprintf(what, sizeof what, "wq_pop_batch waiting for message %" PRIu64, next);
-            rc = fail(what, s);
+            rc = stream_fail(PROG, what, s);
             break;
         }
         for (size_t k = 0; k < n && rc == 0; ++k, ++next) {
@@ -114,7 +90,7 @@ int main(int argc, char **argv) {
                     count);
             rc = 1;
         } else if (s != WQ_EMPTY) {
-            rc = fail("wq_pop (final)", s);
+            rc = stream_fail(PROG, "wq_pop (final)", s);
         }
     }
 
@@ -123,7 +99,7 @@ int main(int argc, char **argv) {
     if (rc == 0) {
         s = wq_remove(argv[1]);
         if (s != WQ_OK && s != WQ_NOT_FOUND) {
-            return fail("wq_remove", s);
+            return stream_fail(PROG, "wq_remove", s);
         }
         printf("c-consumer: received %" PRIu64 " messages from %s, all in order\n", count,
                argv[1]);

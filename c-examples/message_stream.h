@@ -11,8 +11,13 @@
 #ifndef WQ_EXAMPLE_MESSAGE_STREAM_H
 #define WQ_EXAMPLE_MESSAGE_STREAM_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "wq.h"
 
 /* Largest message of the stream. */
 #define STREAM_MAX_LEN ((size_t)(8192 + 24576))
@@ -72,6 +77,48 @@ static inline size_t stream_check(uint64_t i, const unsigned char *msg, size_t l
         if (msg[j] != stream_byte(i, len, j)) {
             return j + 1;
         }
+    }
+    return 0;
+}
+
+/* ---- The command line and queue setup both example programs share ---- */
+
+/* Reports a failed wq call as "PROG: WHAT: STATUS (DETAIL)"; returns exit status 3. */
+static inline int stream_fail(const char *prog, const char *what, wq_status s) {
+    fprintf(stderr, "%s: %s: %s (%s)\n", prog, what, wq_status_str(s), wq_last_error());
+    return 3;
+}
+
+/* Parses a decimal message count (no sign, no trailing text); 0 on success, -1 otherwise. */
+static inline int stream_parse_count(const char *text, uint64_t *out) {
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || text[0] == '-') {
+        return -1;
+    }
+    *out = (uint64_t)v;
+    return 0;
+}
+
+/* Handles the command line "QUEUE COUNT": stores COUNT in *count and opens
+ * (or creates, with STREAM_CAPACITY of storage) QUEUE into *q. Returns 0 on
+ * success, otherwise the exit status after reporting the problem: 2 bad usage
+ * (the usage line names argv[0], else PROG), 3 wq_open failed. */
+static inline int stream_start(const char *prog, int argc, char **argv, uint64_t *count,
+                               wq_queue **q) {
+    if (argc != 3 || stream_parse_count(argv[2], count) != 0) {
+        fprintf(stderr, "usage: %s QUEUE COUNT\n", argc > 0 ? argv[0] : prog);
+        return 2;
+    }
+
+    wq_options opts;
+    wq_options_default(&opts);
+    opts.capacity = STREAM_CAPACITY;
+
+    wq_status s = wq_open(argv[1], &opts, q);
+    if (s != WQ_OK) {
+        return stream_fail(prog, "wq_open", s);
     }
     return 0;
 }

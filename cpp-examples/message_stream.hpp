@@ -8,9 +8,14 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
+#include <iostream>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "wq.hpp"
 
 namespace stream {
 
@@ -62,6 +67,29 @@ inline std::optional<std::string> check(std::uint64_t i, const std::byte* msg, s
     }
     return what + "got a damaged one of " + std::to_string(len) + " bytes (expected " +
            std::to_string(want.size()) + ")";
+}
+
+// ---- The command line and queue setup both example programs share ----
+
+/// COUNT of the command line "QUEUE COUNT"; on bad usage prints the usage
+/// line (naming argv[0], else `prog`) and returns nothing (exit status 2).
+inline std::optional<std::uint64_t> parse_args(int argc, char** argv, const char* prog) {
+    try {
+        if (argc != 3 || std::string(argv[2]).find_first_not_of("0123456789") != std::string::npos) {
+            throw std::invalid_argument("bad arguments");
+        }
+        return std::stoull(argv[2]);
+    } catch (const std::exception&) {
+        std::cerr << "usage: " << (argc > 0 ? argv[0] : prog) << " QUEUE COUNT\n";
+        return std::nullopt;
+    }
+}
+
+/// Opens (or creates, with the examples' capacity) the queue `name`.
+inline wq::queue open_queue(const char* name) {
+    wq::options opts;
+    opts.capacity = capacity;
+    return wq::queue(name, opts);
 }
 
 }  // namespace stream

@@ -7,29 +7,21 @@
 #include <chrono>
 #include <cstdint>
 #include <iostream>
-#include <stdexcept>
-#include <string>
+#include <optional>
 #include <vector>
 
 #include "message_stream.hpp"
 #include "wq.hpp"
 
 int main(int argc, char** argv) {
-    std::uint64_t count = 0;
-    try {
-        if (argc != 3 || std::string(argv[2]).find_first_not_of("0123456789") != std::string::npos) {
-            throw std::invalid_argument("bad arguments");
-        }
-        count = std::stoull(argv[2]);
-    } catch (const std::exception&) {
-        std::cerr << "usage: " << (argc > 0 ? argv[0] : "cpp-producer") << " QUEUE COUNT\n";
+    const std::optional<std::uint64_t> args = stream::parse_args(argc, argv, "cpp-producer");
+    if (!args) {
         return 2;
     }
+    const std::uint64_t count = *args;
 
     try {
-        wq::options opts;
-        opts.capacity = stream::capacity;
-        wq::queue q(argv[1], opts);
+        wq::queue q = stream::open_queue(argv[1]);
 
         constexpr std::uint64_t batch_size = 16;
         std::vector<std::vector<std::byte>> pending;

@@ -4,10 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "stream.h"
 #include "wq.h"
 
 int main(int argc, char **argv) {
-    wq_options opts;
     wq_queue *q = NULL;
     wq_status st;
     size_t size;
@@ -25,11 +25,7 @@ int main(int argc, char **argv) {
     if (buf == NULL) {
         return 2;
     }
-    wq_options_default(&opts);
-    opts.flags = WQ_OPEN_ONLY;
-    st = wq_open(argv[1], &opts, &q);
-    if (st != WQ_OK) {
-        fprintf(stderr, "flood: wq_open: %s: %s\n", wq_status_str(st), wq_last_error());
+    if (!stream_open_existing("flood", argv[1], &q)) {
         return 1;
     }
     for (;;) {

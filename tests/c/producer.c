@@ -12,23 +12,15 @@
 static uint8_t bufs[BATCH][STREAM_MAX_LEN];
 
 int main(int argc, char **argv) {
-    wq_options opts;
     wq_queue *q = NULL;
     wq_status st;
-    uint32_t count;
+    uint32_t count = 0;
     uint32_t seq = 0;
+    int rc;
 
-    if (argc != 3) {
-        fprintf(stderr, "usage: producer NAME COUNT\n");
-        return 2;
-    }
-    count = (uint32_t)strtoul(argv[2], NULL, 10);
-    wq_options_default(&opts);
-    opts.flags = WQ_OPEN_ONLY;
-    st = wq_open(argv[1], &opts, &q);
-    if (st != WQ_OK) {
-        fprintf(stderr, "producer: wq_open: %s: %s\n", wq_status_str(st), wq_last_error());
-        return 1;
+    rc = stream_start("producer", argc, argv, &count, &q);
+    if (rc != 0) {
+        return rc;
     }
     while (seq < count) {
         if ((seq / 64u) % 2u == 0u) {

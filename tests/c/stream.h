@@ -10,6 +10,10 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "wq.h"
 
 #define STREAM_MAX_LEN 4096u
 
@@ -67,6 +71,36 @@ static inline size_t stream_fill(uint32_t seq, uint8_t *out) {
         stream_put32(out + 4, stream_fnv(out + 8, len - 8));
     }
     return len;
+}
+
+/* ---- Opening the queue, shared by the test programs ---- */
+
+/* Opens the existing queue `name` (WQ_OPEN_ONLY) into *q. On failure reports
+ * "PROG: wq_open: STATUS: DETAIL" and returns 0; returns 1 on success. */
+static inline int stream_open_existing(const char *prog, const char *name, wq_queue **q) {
+    wq_options opts;
+    wq_status st;
+    wq_options_default(&opts);
+    opts.flags = WQ_OPEN_ONLY;
+    st = wq_open(name, &opts, q);
+    if (st != WQ_OK) {
+        fprintf(stderr, "%s: wq_open: %s: %s\n", prog, wq_status_str(st), wq_last_error());
+        return 0;
+    }
+    return 1;
+}
+
+/* The command line "NAME COUNT" of the producer and consumer: stores COUNT
+ * in *count and opens the existing queue NAME into *q. Returns 0 on success,
+ * otherwise the exit status after reporting: 2 bad usage, 1 wq_open failed. */
+static inline int stream_start(const char *prog, int argc, char **argv, uint32_t *count,
+                               wq_queue **q) {
+    if (argc != 3) {
+        fprintf(stderr, "usage: %s NAME COUNT\n", prog);
+        return 2;
+    }
+    *count = (uint32_t)strtoul(argv[2], NULL, 10);
+    return stream_open_existing(prog, argv[1], q) ? 0 : 1;
 }
 
 #endif /* WQT_STREAM_H */
