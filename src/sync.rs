@@ -104,6 +104,10 @@ impl Guard<'_> {
     ) -> Result<Guard<'a>, LockError> {
         let m = side.lock.get();
         // SAFETY: `m` points into the mapped header, which outlives `side`.
+        if !unsafe { sys::mutex_kind_intact(m) } {
+            return Err(LockError::Broken(libc::EINVAL));
+        }
+        // SAFETY: as above.
         let mut ret = unsafe { sys::mutex_trylock(m) };
         if ret == libc::EBUSY {
             // SAFETY: as above.
@@ -129,8 +133,12 @@ impl Guard<'_> {
 
 impl Drop for Guard<'_> {
     fn drop(&mut self) {
+        let m = self.side.lock.get();
         // SAFETY: a Guard exists only while this thread holds the mutex.
-        unsafe { sys::mutex_unlock(self.side.lock.get()) };
+        unsafe {
+            sys::mutex_restore_kind(m);
+            sys::mutex_unlock(m);
+        }
     }
 }
 

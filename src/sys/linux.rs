@@ -208,6 +208,81 @@ pub fn futex_wake_all(word: &AtomicU32) {
     }
 }
 
+/// Byte offset of glibc's `__kind` in `pthread_mutex_t` (64-bit glibc:
+/// `__lock`, `__count`, `__owner`, `__nusers`, then `__kind`).
+#[cfg(all(target_env = "gnu", target_pointer_width = "64"))]
+const KIND_OFFSET: usize = 16;
+
+/// The `__kind` word of a robust, process-shared mutex as this glibc writes
+/// it, learnt once from a mutex initialised here.
+#[cfg(all(target_env = "gnu", target_pointer_width = "64"))]
+fn expected_kind() -> i32 {
+    static KIND: std::sync::OnceLock<i32> = std::sync::OnceLock::new();
+    *KIND.get_or_init(|| {
+        // SAFETY: an all-zero pthread_mutex_t is valid storage for init.
+        let mut m: RawMutex = unsafe { std::mem::zeroed() };
+        // SAFETY: `m` is a private, writable mutex that no one else uses.
+        unsafe { mutex_init(&mut m) }.expect("a local robust mutex can be initialised");
+        // SAFETY: KIND_OFFSET + 4 <= size_of::<RawMutex>() (40); read as an
+        // unaligned i32 from the private copy.
+        let kind = unsafe {
+            std::ptr::read_unaligned((&raw const m).cast::<u8>().add(KIND_OFFSET).cast::<i32>())
+        };
+        // SAFETY: `m` is initialised, unlocked and unused.
+        unsafe { libc::pthread_mutex_destroy(&mut m) };
+        kind
+    })
+}
+
+/// The `__kind` word inside the mutex at `m` (4-byte aligned, as the mutex is).
+#[cfg(all(target_env = "gnu", target_pointer_width = "64"))]
+fn kind_word(m: *mut RawMutex) -> *const std::sync::atomic::AtomicI32 {
+    m.cast::<u8>().wrapping_add(KIND_OFFSET).cast()
+}
+
+/// Whether the mutex still has the type it was created with. glibc trusts
+/// this word: a scribbled one sends it down paths for other mutex types,
+/// some of which abort the process on their internal assertions. Checked
+/// before every lock, so that a scribbled segment is an error, not a crash.
+///
+/// # Safety
+/// `m` must point to a mapped `pthread_mutex_t` (possibly scribbled over).
+#[cfg(all(target_env = "gnu", target_pointer_width = "64"))]
+pub unsafe fn mutex_kind_intact(m: *mut RawMutex) -> bool {
+    // SAFETY: kind_word points inside the mapped, aligned mutex (caller's contract).
+    unsafe { &*kind_word(m) }.load(std::sync::atomic::Ordering::Relaxed) == expected_kind()
+}
+
+/// Writes the creation-time type back into a mutex the caller holds, so
+/// that unlocking it takes the right path even if a peer scribbled over it.
+///
+/// # Safety
+/// The calling thread must hold `m`.
+#[cfg(all(target_env = "gnu", target_pointer_width = "64"))]
+pub unsafe fn mutex_restore_kind(m: *mut RawMutex) {
+    // SAFETY: the caller guarantees `m` is mapped (and held).
+    if !unsafe { mutex_kind_intact(m) } {
+        // SAFETY: kind_word points inside the mapped, aligned mutex we hold.
+        unsafe { &*kind_word(m) }.store(expected_kind(), std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Other C libraries: no known type word to check.
+///
+/// # Safety
+/// None beyond the signature; kept `unsafe` to match the glibc version.
+#[cfg(not(all(target_env = "gnu", target_pointer_width = "64")))]
+pub unsafe fn mutex_kind_intact(_m: *mut RawMutex) -> bool {
+    true
+}
+
+/// Other C libraries: nothing to restore.
+///
+/// # Safety
+/// None beyond the signature; kept `unsafe` to match the glibc version.
+#[cfg(not(all(target_env = "gnu", target_pointer_width = "64")))]
+pub unsafe fn mutex_restore_kind(_m: *mut RawMutex) {}
+
 /// Initialises a robust, process-shared mutex in place.
 ///
 /// # Safety
