@@ -9,6 +9,16 @@ use std::io;
 ///
 /// The variants correspond one-to-one to the C API's `wq_status` codes
 /// (`WQ_EMPTY` … `WQ_INTERNAL`).
+///
+/// ```
+/// use wq::{Error, OpenMode, Options, Queue};
+/// let opts = Options { open_mode: OpenMode::OpenOnly, ..Options::default() };
+/// match Queue::open("wq-doc-no-such-queue", &opts) {
+///     Err(Error::NotFound(name)) => assert_eq!(name, "/wq-doc-no-such-queue"),
+///     other => panic!("{other:?}"),
+/// }
+/// assert!(matches!(Queue::open("bad/name", &opts), Err(Error::InvalidArgument(_))));
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {

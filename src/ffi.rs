@@ -346,6 +346,10 @@ pub unsafe extern "C" fn wq_options_default(out: *mut wq_options) {
 ///
 /// Any number of processes may open or create one fresh name at once: all
 /// share one queue. Opening an existing queue keeps its stored geometry.
+/// wq builds a queue unnamed and links it under its name only once it is
+/// complete, so a creator killed midway leaves nothing behind; a file that
+/// is empty or never finished initialising (made by something else) is
+/// reported as `WQ_INCOMPATIBLE` at once, without waiting.
 ///
 /// # Errors
 /// `WQ_INVALID_ARGUMENT` (NULL `name`/`out`, bad name or options),

@@ -44,6 +44,12 @@ pub enum OpenMode {
 
 /// How to open or create a queue. The geometry only applies to creation:
 /// opening an existing queue keeps its stored geometry.
+///
+/// ```
+/// use wq::{OpenMode, Options};
+/// let opts = Options { capacity: 4 << 20, mode: 0o660, open_mode: OpenMode::CreateOnly, ..Options::default() };
+/// assert_eq!(opts.max_message_size, 0); // the largest that fits
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Options {
     /// Bytes of message storage (rounded up to a multiple of 8). Each message
