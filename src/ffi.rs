@@ -13,7 +13,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Duration;
 
 use crate::error::Error;
-use crate::queue::{OpenMode, Options, Queue, Span, Stats};
+use crate::{OpenMode, Options, Queue, Span, Stats};
 
 /// Result code of every fallible wq call. `WQ_OK` (0) is success.
 ///

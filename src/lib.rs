@@ -32,12 +32,16 @@
 mod error;
 pub mod ffi;
 mod layout;
+mod options;
 mod queue;
 mod ring;
 mod segment;
+mod sink;
 mod sync;
 mod sys;
 
 pub use error::{Error, Result};
-pub use queue::{DEFAULT_CAPACITY, DEFAULT_MODE, OpenMode, Options, Queue, Span, Stats};
+pub use options::{DEFAULT_CAPACITY, DEFAULT_MODE, OpenMode, Options};
+pub use queue::{Queue, Stats};
 pub use segment::MAX_NAME_LEN;
+pub use sink::Span;

@@ -1,4 +1,4 @@
-//! The safe Rust API: [`Queue`] and its options, statistics and batches.
+//! The safe Rust API: [`Queue`] and its statistics.
 //!
 //! # Protocol
 //! Producers and consumers have a lock each (a robust mutex in their
@@ -16,64 +16,16 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::layout::{Geometry, Header, Position, Side};
+use crate::options::{OpenMode, Options};
 use crate::ring::{self, Ring, record_len};
 use crate::segment::{Name, Segment};
+use crate::sink::{IntoBatch, IntoSlice, IntoVec, Sink, Span};
 use crate::sync::{Deadline, Event, Guard, LockError};
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
-
-/// Default capacity of a created queue: 32 MiB of message storage.
-pub const DEFAULT_CAPACITY: u64 = 32 << 20;
-/// Default permission bits of a created queue: owner read/write only.
-pub const DEFAULT_MODE: u32 = 0o600;
 
 /// Bytes of progress (four cache lines) a waiter prefers to see before it
 /// takes over (see `sync::Event::wait_until`).
 const GATHER_BYTES: u64 = 256;
-
-/// Whether [`Queue::open`] may create the queue, or must.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum OpenMode {
-    /// Open the queue, creating it if it does not exist.
-    #[default]
-    OpenOrCreate,
-    /// Create the queue; [`Error::Exists`] if the name is taken.
-    CreateOnly,
-    /// Open an existing queue; [`Error::NotFound`] if there is none.
-    OpenOnly,
-}
-
-/// How to open or create a queue. The geometry only applies to creation:
-/// opening an existing queue keeps its stored geometry.
-///
-/// ```
-/// use wq::{OpenMode, Options};
-/// let opts = Options { capacity: 4 << 20, mode: 0o660, open_mode: OpenMode::CreateOnly, ..Options::default() };
-/// assert_eq!(opts.max_message_size, 0); // the largest that fits
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Options {
-    /// Bytes of message storage (rounded up to a multiple of 8). Each message
-    /// occupies its length rounded up to 8, plus an 8-byte header.
-    pub capacity: u64,
-    /// Largest message; 0 = the largest that fits in an empty queue.
-    pub max_message_size: u64,
-    /// Permission bits of a created segment, applied exactly (no umask).
-    pub mode: u32,
-    /// Whether to open, create, or either.
-    pub open_mode: OpenMode,
-}
-
-impl Default for Options {
-    /// 32 MiB, the largest message that fits, mode 0600, open or create.
-    fn default() -> Options {
-        Options {
-            capacity: DEFAULT_CAPACITY,
-            max_message_size: 0,
-            mode: DEFAULT_MODE,
-            open_mode: OpenMode::OpenOrCreate,
-        }
-    }
-}
 
 /// A snapshot of a queue's counters (see [`Queue::stats`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -92,75 +44,6 @@ pub struct Stats {
     pub popped_total: u64,
     /// Times a dead lock owner was detected and recovered.
     pub recoveries: u64,
-}
-
-/// Where [`Queue::pop_batch`] put one message: `buf[offset..offset + len]`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Span {
-    /// Offset of the message's first byte in the buffer.
-    pub offset: usize,
-    /// Length of the message.
-    pub len: usize,
-}
-
-/// A destination for popped messages.
-trait Sink {
-    /// Room for message number `index` of `len` bytes, or `None` if it does
-    /// not fit (the message then stays queued).
-    fn place(&mut self, index: usize, len: usize) -> Option<&mut [u8]>;
-    /// Bytes still free, for error reports.
-    fn room(&self) -> usize;
-}
-
-struct IntoSlice<'a> {
-    buf: &'a mut [u8],
-    len: usize,
-}
-
-impl Sink for IntoSlice<'_> {
-    fn place(&mut self, _index: usize, len: usize) -> Option<&mut [u8]> {
-        self.len = len;
-        self.buf.get_mut(..len)
-    }
-    fn room(&self) -> usize {
-        self.buf.len()
-    }
-}
-
-struct IntoVec(Vec<u8>);
-
-impl Sink for IntoVec {
-    fn place(&mut self, _index: usize, len: usize) -> Option<&mut [u8]> {
-        self.0.resize(len, 0);
-        Some(&mut self.0)
-    }
-    fn room(&self) -> usize {
-        usize::MAX
-    }
-}
-
-struct IntoBatch<'a> {
-    buf: &'a mut [u8],
-    spans: &'a mut [Span],
-    used: usize,
-}
-
-impl Sink for IntoBatch<'_> {
-    fn place(&mut self, index: usize, len: usize) -> Option<&mut [u8]> {
-        let span = self.spans.get_mut(index)?;
-        let end = self.used.checked_add(len)?;
-        let dst = self.buf.get_mut(self.used..end)?;
-        *span = Span {
-            offset: self.used,
-            len,
-        };
-        self.used = end;
-        Some(dst)
-    }
-    fn room(&self) -> usize {
-        self.buf.len() - self.used
-    }
 }
 
 /// An open handle to a named shared-memory work queue.
