@@ -70,6 +70,16 @@ class Bench:
         self.names.append(name)
         return name
 
+    def reap(self, procs, fds, impl, name):
+        """Kills what is still running of a workload, closes its pipe ends
+        and removes its queues (also after a failure)."""
+        for p in procs:
+            p.kill()
+            p.wait()
+        for fd in fds:
+            os.close(fd)
+        self.cleanup(impl, name)
+
     def cleanup(self, impl, name):
         subprocess.run(self.cmd(impl, "cleanup", name, PROD_CPU), check=False)
 
@@ -129,13 +139,7 @@ class Bench:
             cres = [self.result(p) for p in cons]
             procs = []
         finally:
-            for p in procs:
-                p.kill()
-                p.wait()
-            if fds:
-                os.close(fds[0])
-                os.close(fds[1])
-            self.cleanup(impl, name)
+            self.reap(procs, fds or (), impl, name)
         count = sum(int(r["count"]) for r in cres)
         ssum = sum(int(r["sum"]) for r in cres)
         bad = sum(int(r["bad"]) for r in cres)
@@ -170,12 +174,7 @@ class Bench:
             self.result(pong)
             procs = []
         finally:
-            for p in procs:
-                p.kill()
-                p.wait()
-            for fd in (pa or ()) + (pb or ()):
-                os.close(fd)
-            self.cleanup(impl, name)
+            self.reap(procs, (pa or ()) + (pb or ()), impl, name)
         if int(res["bad"]):
             raise RuntimeError(f"{impl}: ping-pong sequence check failed")
         return {k: int(res[k]) / 1000 for k in ("p50", "p99", "p999", "max")}
@@ -201,13 +200,7 @@ class Bench:
             res = self.result(p)
             procs = []
         finally:
-            for p in procs:
-                p.kill()
-                p.wait()
-            if fds:
-                os.close(fds[0])
-                os.close(fds[1])
-            self.cleanup(impl, name)
+            self.reap(procs, fds or (), impl, name)
         return int(res["cpu_ns"]) / 1e6
 
     def memcpy(self, size):

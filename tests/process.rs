@@ -450,6 +450,16 @@ fn parse_marked(line: &str) -> Option<(u32, u64)> {
     Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
 }
 
+/// SIGKILLs a chaos producer; returns the sequence numbers it confirmed.
+fn kill_producer(mut child: Child, lines: std::thread::JoinHandle<Vec<String>>) -> Vec<u64> {
+    sigkill(&mut child);
+    let lines = lines.join().unwrap();
+    lines
+        .iter()
+        .filter_map(|l| l.strip_prefix("M ")?.parse().ok())
+        .collect()
+}
+
 /// Reads a child's stdout lines in the background.
 fn collect_lines(child: &mut Child) -> std::thread::JoinHandle<Vec<String>> {
     let out = child.stdout.take().unwrap();
@@ -489,17 +499,8 @@ fn sigkill_chaos_loses_and_duplicates_nothing() {
         kills += 1;
         if rng.below(2) == 0 {
             let i = rng.below(producers.len() as u64) as usize;
-            let (id, mut c, lines) = producers.swap_remove(i);
-            sigkill(&mut c);
-            pushed.insert(
-                id,
-                lines
-                    .join()
-                    .unwrap()
-                    .iter()
-                    .filter_map(|l| l.strip_prefix("M ")?.parse().ok())
-                    .collect(),
-            );
+            let (id, c, lines) = producers.swap_remove(i);
+            pushed.insert(id, kill_producer(c, lines));
             producers.push(spawn_producer(&mut next_incarnation));
         } else {
             let i = rng.below(consumers.len() as u64) as usize;
@@ -510,17 +511,8 @@ fn sigkill_chaos_loses_and_duplicates_nothing() {
             consumers.push(spawn_consumer());
         }
     }
-    for (id, mut c, lines) in producers {
-        sigkill(&mut c);
-        pushed.insert(
-            id,
-            lines
-                .join()
-                .unwrap()
-                .iter()
-                .filter_map(|l| l.strip_prefix("M ")?.parse().ok())
-                .collect(),
-        );
+    for (id, c, lines) in producers {
+        pushed.insert(id, kill_producer(c, lines));
     }
     let consumers_at_end = consumers.len();
     for _ in 0..consumers_at_end {
