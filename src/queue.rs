@@ -583,7 +583,8 @@ impl Queue {
                     break;
                 }
             }
-            let len = self.ring.read_len(pos, available, max_message_size)?;
+            let record = self.ring.read_header(pos, available, max_message_size)?;
+            let len = record.len;
             let room = sink.room();
             let Some(dst) = sink.place(count, len as usize) else {
                 if count == 0 {
@@ -594,7 +595,7 @@ impl Queue {
                 }
                 break;
             };
-            self.ring.read_message(pos, dst);
+            self.ring.read_message(&record, dst);
             let rec = record_len(len);
             pos += rec;
             available -= rec;

@@ -29,6 +29,14 @@ pub fn used(front: u64, back: u64, capacity: u64) -> Result<u64> {
     }
 }
 
+/// A validated record header: the message's length and where its bytes start.
+pub struct Record {
+    /// Length of the message in bytes.
+    pub len: u64,
+    /// Offset of the message's first byte in the ring.
+    body: u64,
+}
+
 /// The storage area of one mapped segment.
 pub struct Ring {
     base: *mut u8,
@@ -64,6 +72,7 @@ impl Ring {
 
     /// Offset in the ring of the record boundary at `pos` (rounded down to
     /// one, so that an 8-byte header at the result always fits before the end).
+    #[inline]
     fn offset(&self, pos: u64) -> u64 {
         let at = match self.mask {
             Some(mask) => pos & mask,
@@ -72,29 +81,32 @@ impl Ring {
         at & !(ALIGN - 1)
     }
 
-    /// The header word of the record at `pos`.
-    fn header_ptr(&self, pos: u64) -> *mut u64 {
-        // SAFETY: the offset is a multiple of 8 below `capacity`, itself a
-        // multiple of 8, so the 8 bytes at it lie inside the mapping and are
-        // aligned (the base is).
-        unsafe { self.base.add(self.offset(pos) as usize).cast::<u64>() }
+    /// The header word of the record at offset `at` (from [`Ring::offset`]).
+    #[inline]
+    fn header_ptr(&self, at: u64) -> *mut u64 {
+        // SAFETY: `at` is a multiple of 8 below `capacity`, itself a multiple
+        // of 8, so the 8 bytes at it lie inside the mapping and are aligned
+        // (the base is).
+        unsafe { self.base.add(at as usize).cast::<u64>() }
     }
 
-    /// Offset of the message bytes of the record at `pos`.
-    fn body_offset(&self, pos: u64) -> u64 {
-        let at = self.offset(pos) + RECORD_HEADER;
-        if at == self.capacity { 0 } else { at }
+    /// Offset of the message bytes of the record at offset `at`.
+    #[inline]
+    fn body_offset(&self, at: u64) -> u64 {
+        let body = at + RECORD_HEADER;
+        if body == self.capacity { 0 } else { body }
     }
 
     /// Copies `src` into the ring from offset `at` (< capacity), wrapping at
     /// the end. The caller owns those bytes (producer lock, free space).
+    #[inline]
     fn copy_in(&self, at: u64, src: &[u8]) {
         let first = (self.capacity - at).min(src.len() as u64) as usize;
         // SAFETY: `at < capacity` and `first <= capacity - at`, so the first
         // copy stays inside the mapping; the rest (smaller than the ring, as
         // every record is) starts at offset 0. `src` is caller memory.
         unsafe {
-            std::ptr::copy_nonoverlapping(src.as_ptr(), self.base.add(at as usize), first);
+            copy_bytes(src.as_ptr(), self.base.add(at as usize), first);
             if first < src.len() {
                 std::ptr::copy_nonoverlapping(
                     src.as_ptr().add(first),
@@ -107,12 +119,13 @@ impl Ring {
 
     /// Copies ring bytes from offset `at` (< capacity) into `dst`, wrapping
     /// at the end. The caller owns those bytes (consumer lock, published).
+    #[inline]
     fn copy_out(&self, at: u64, dst: &mut [u8]) {
         let first = (self.capacity - at).min(dst.len() as u64) as usize;
         // SAFETY: as in copy_in, both source ranges lie inside the mapping;
         // `dst` is caller memory, never the ring itself.
         unsafe {
-            std::ptr::copy_nonoverlapping(self.base.add(at as usize), dst.as_mut_ptr(), first);
+            copy_bytes(self.base.add(at as usize), dst.as_mut_ptr(), first);
             if first < dst.len() {
                 std::ptr::copy_nonoverlapping(
                     self.base,
@@ -125,37 +138,86 @@ impl Ring {
 
     /// Writes a whole record for `msg` at `pos`; returns the record's length.
     /// The caller has checked that `record_len(msg.len())` bytes are free.
+    #[inline]
     pub fn write_record(&self, pos: u64, msg: &[u8]) -> u64 {
         let len = msg.len() as u32;
         let header = u64::from(len) | (u64::from(!len) << 32);
+        let at = self.offset(pos);
         // SAFETY: header_ptr is in bounds and aligned; the producer lock
         // holder owns the free bytes it writes.
-        unsafe { self.header_ptr(pos).write(header.to_le()) };
-        self.copy_in(self.body_offset(pos), msg);
+        unsafe { self.header_ptr(at).write(header.to_le()) };
+        self.copy_in(self.body_offset(at), msg);
         record_len(u64::from(len))
     }
 
     /// Reads and validates the header of the record at `pos`, of which
-    /// `available` bytes are published; returns the message length.
+    /// `available` bytes are published.
     ///
     /// # Errors
     /// [`Error::Corrupted`] when the header is inconsistent, announces more
     /// than `max_len`, or a record longer than `available`.
-    pub fn read_len(&self, pos: u64, available: u64, max_len: u64) -> Result<u64> {
+    #[inline]
+    pub fn read_header(&self, pos: u64, available: u64, max_len: u64) -> Result<Record> {
+        let at = self.offset(pos);
         // SAFETY: header_ptr is in bounds and aligned; the record is published.
-        let header = u64::from_le(unsafe { self.header_ptr(pos).read() });
+        let header = u64::from_le(unsafe { self.header_ptr(at).read() });
         let (len, check) = (header as u32, (header >> 32) as u32);
         let len64 = u64::from(len);
         if check != !len || len64 > max_len || record_len(len64) > available {
             return Err(bad_record(pos, len, check, available));
         }
-        Ok(len64)
+        Ok(Record {
+            len: len64,
+            body: self.body_offset(at),
+        })
     }
 
-    /// Copies the message of the record at `pos` (whose length `read_len`
-    /// returned as `dst.len()`) into `dst`.
-    pub fn read_message(&self, pos: u64, dst: &mut [u8]) {
-        self.copy_out(self.body_offset(pos), dst);
+    /// Copies the message of `record` (of `record.len` bytes, as long as
+    /// `dst`) into `dst`.
+    #[inline]
+    pub fn read_message(&self, record: &Record, dst: &mut [u8]) {
+        self.copy_out(record.body, dst);
+    }
+}
+
+/// Copies `len` bytes; messages of up to 16 bytes (task structs, ids) are
+/// copied inline with two overlapping loads and stores instead of a call
+/// to `memcpy`, which costs more than the copy itself.
+///
+/// # Safety
+/// `src` must be valid for reads and `dst` for writes of `len` bytes, and
+/// the two ranges must not overlap.
+#[inline(always)]
+unsafe fn copy_bytes(src: *const u8, dst: *mut u8, len: usize) {
+    // SAFETY: every access below stays within the first `len` bytes of
+    // `src` / `dst` (the two halves overlap when `len` is not a power of
+    // two), which the caller guarantees valid and disjoint.
+    unsafe {
+        match len {
+            0 => {}
+            1..=3 => {
+                for i in 0..len {
+                    *dst.add(i) = *src.add(i);
+                }
+            }
+            4..=7 => {
+                let (a, b) = (
+                    src.cast::<u32>().read_unaligned(),
+                    src.add(len - 4).cast::<u32>().read_unaligned(),
+                );
+                dst.cast::<u32>().write_unaligned(a);
+                dst.add(len - 4).cast::<u32>().write_unaligned(b);
+            }
+            8..=16 => {
+                let (a, b) = (
+                    src.cast::<u64>().read_unaligned(),
+                    src.add(len - 8).cast::<u64>().read_unaligned(),
+                );
+                dst.cast::<u64>().write_unaligned(a);
+                dst.add(len - 8).cast::<u64>().write_unaligned(b);
+            }
+            _ => std::ptr::copy_nonoverlapping(src, dst, len),
+        }
     }
 }
 
@@ -197,13 +259,28 @@ mod tests {
                     let msg: Vec<u8> = (0..37u8).collect();
                     let n = ring.write_record(start, &msg);
                     assert_eq!(n, record_len(37));
-                    let len = ring.read_len(start, n, 56).unwrap();
-                    assert_eq!(len, 37);
-                    let mut out = vec![0u8; len as usize];
-                    ring.read_message(start, &mut out);
+                    let record = ring.read_header(start, n, 56).unwrap();
+                    assert_eq!(record.len, 37);
+                    let mut out = vec![0u8; record.len as usize];
+                    ring.read_message(&record, &mut out);
                     assert_eq!(out, msg, "capacity {capacity}, start {start}");
                 }
             });
+        }
+    }
+
+    #[test]
+    fn small_copies_copy_exactly_their_bytes() {
+        for len in 0..=40usize {
+            let src: Vec<u8> = (1..=len as u8).collect();
+            let mut dst = vec![0xAAu8; len + 8];
+            // SAFETY: `src` has `len` bytes, `dst` more; distinct vectors.
+            unsafe { copy_bytes(src.as_ptr(), dst.as_mut_ptr(), len) };
+            assert_eq!(&dst[..len], &src[..], "len {len}");
+            assert!(
+                dst[len..].iter().all(|&b| b == 0xAA),
+                "len {len} wrote past its end"
+            );
         }
     }
 
@@ -212,12 +289,18 @@ mod tests {
         with_ring(64, |ring| {
             let n = ring.write_record(0, b"hello");
             assert!(matches!(
-                ring.read_len(0, n - 1, 56),
+                ring.read_header(0, n - 1, 56),
                 Err(Error::Corrupted(_))
             ));
-            assert!(matches!(ring.read_len(0, n, 4), Err(Error::Corrupted(_))));
+            assert!(matches!(
+                ring.read_header(0, n, 4),
+                Err(Error::Corrupted(_))
+            ));
             ring.copy_in(4, &[0, 0, 0, 0]);
-            assert!(matches!(ring.read_len(0, n, 56), Err(Error::Corrupted(_))));
+            assert!(matches!(
+                ring.read_header(0, n, 56),
+                Err(Error::Corrupted(_))
+            ));
         });
     }
 
