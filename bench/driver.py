@@ -464,22 +464,20 @@ def report(args, rows, elapsed, load_before):
                          f"{ratio(rows, 'pingpong', r['impl'], key='p50'):.3f}× | "
                          f"{ratio(rows, 'pingpong', r['impl'], key='p999'):.3f}× |")
         lines.append("")
-    if any(r["workload"] == "idle" for r in rows):
-        lines.append("## CPU time of a consumer blocked 1 s on an empty queue\n")
-        lines.append("| implementation | CPU ms (median) | runs |")
-        lines.append("| --- | ---: | --- |")
-        for r in rows:
-            if r["workload"] == "idle":
-                lines.append(f"| {r['impl']} | {r['median']:.3f} | {', '.join(f'{v:.3f}' for v in r['values'])} |")
-        lines.append("")
-    if any(r["workload"] == "syscalls" for r in rows):
-        lines.append("## Syscalls per message, 1p→1c 8 B (strace -f -c on both processes, less a 0-message run)\n")
-        lines.append("| implementation | syscalls/msg | futex/msg |")
-        lines.append("| --- | ---: | ---: |")
-        for r in rows:
-            if r["workload"] == "syscalls":
-                lines.append(f"| {r['impl']} | {r['median']:.5f} | {r['futex_per_msg']:.5f} |")
-        lines.append("")
+    def section(workload, title, header, align, row):
+        """A Markdown table of the rows of one workload, if it ran."""
+        picked = [r for r in rows if r["workload"] == workload]
+        if picked:
+            lines.extend([f"## {title}\n", header, align])
+            lines.extend(row(r) for r in picked)
+            lines.append("")
+
+    section("idle", "CPU time of a consumer blocked 1 s on an empty queue",
+            "| implementation | CPU ms (median) | runs |", "| --- | ---: | --- |",
+            lambda r: f"| {r['impl']} | {r['median']:.3f} | {', '.join(f'{v:.3f}' for v in r['values'])} |")
+    section("syscalls", "Syscalls per message, 1p→1c 8 B (strace -f -c on both processes, less a 0-message run)",
+            "| implementation | syscalls/msg | futex/msg |", "| --- | ---: | ---: |",
+            lambda r: f"| {r['impl']} | {r['median']:.5f} | {r['futex_per_msg']:.5f} |")
     md = "\n".join(lines)
     with open(out_md, "w") as f:
         f.write(md)

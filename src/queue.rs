@@ -585,12 +585,11 @@ impl Queue {
             }
             let record = self.ring.read_header(pos, available, max_message_size)?;
             let len = record.len;
-            let room = sink.room();
             let Some(dst) = sink.place(count, len as usize) else {
                 if count == 0 {
                     return Err(Error::BufferTooSmall {
                         needed: len,
-                        cap: room as u64,
+                        cap: sink.room() as u64,
                     });
                 }
                 break;

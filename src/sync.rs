@@ -176,11 +176,12 @@ impl Event<'_> {
         need: u64,
         plenty: u64,
     ) -> bool {
-        if progress() >= plenty {
+        let now = progress();
+        if now >= plenty {
             return true;
         }
         if deadline.remaining() == Some(Duration::ZERO) {
-            return progress() >= need;
+            return now >= need;
         }
         let start = sys::monotonic_ns();
         let (gather_until, spin_until) = (

@@ -84,8 +84,8 @@ pub fn run(cmd: &mut Command) -> (i32, Vec<u8>, String) {
     )
 }
 
-/// Runs `cmd` expecting exit code `code`; returns stdout as text.
-pub fn expect(cmd: &mut Command, code: i32) -> String {
+/// Runs `cmd` asserting its exit code is `code`; returns (stdout, stderr).
+fn run_expecting(cmd: &mut Command, code: i32) -> (Vec<u8>, String) {
     let (got, stdout, stderr) = run(cmd);
     assert_eq!(
         got,
@@ -93,18 +93,18 @@ pub fn expect(cmd: &mut Command, code: i32) -> String {
         "{cmd:?}: exit code {got}, expected {code}\nstdout: {}\nstderr: {stderr}",
         String::from_utf8_lossy(&stdout)
     );
+    (stdout, stderr)
+}
+
+/// Runs `cmd` expecting exit code `code`; returns stdout as text.
+pub fn expect(cmd: &mut Command, code: i32) -> String {
+    let (stdout, _) = run_expecting(cmd, code);
     String::from_utf8(stdout).expect("utf-8 stdout")
 }
 
 /// Runs `cmd` expecting exit code `code`; returns stderr.
 pub fn expect_err(cmd: &mut Command, code: i32) -> String {
-    let (got, stdout, stderr) = run(cmd);
-    assert_eq!(
-        got,
-        code,
-        "{cmd:?}: exit code {got}, expected {code}\nstdout: {}\nstderr: {stderr}",
-        String::from_utf8_lossy(&stdout)
-    );
+    let (_, stderr) = run_expecting(cmd, code);
     assert!(!stderr.is_empty(), "{cmd:?}: expected a message on stderr");
     stderr
 }
