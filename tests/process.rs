@@ -4,14 +4,16 @@
 
 mod common;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read};
 use std::process::Child;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::crash::{self, Plan};
 use common::{
-    Rng, TempQueue, arg, check_msg, expect_success, make_msg, num, sigkill, spawn, wait_for,
+    Launch, Rng, TempQueue, arg, check_msg, expect_success, make_msg, num, parse_marked, sigkill,
+    spawn, wait_for,
 };
 use wq::{Error, OpenMode, Options, Queue};
 
@@ -81,6 +83,9 @@ fn child() {
         return;
     }
     let q = open(&arg("WQ_Q"));
+    if crash::shared_role(&role, &q) {
+        return;
+    }
     match role.as_str() {
         "push_n" => {
             let producer = num("WQ_P") as u32;
@@ -127,42 +132,6 @@ fn child() {
             println!("ready");
             q.push(b"late", FOREVER).expect("push");
             println!("pushed");
-        }
-        "hold_locks" => {
-            // Spends nearly all its time inside a lock: 4 MiB copies in and out.
-            let msg = vec![7u8; 4 << 20];
-            let mut buf = vec![0u8; 4 << 20];
-            println!("ready");
-            loop {
-                let _ = q.push(&msg, Some(Duration::from_secs(1)));
-                let _ = q.pop_into(&mut buf, Some(Duration::from_secs(1)));
-            }
-        }
-        "chaos_producer" => {
-            let incarnation = num("WQ_P") as u32;
-            let mut rng = Rng::new(u64::from(incarnation) * 7919);
-            for seq in 0.. {
-                let len = 1024 + rng.below(96 * 1024) as usize;
-                q.push(&make_msg(incarnation, seq, len), FOREVER)
-                    .expect("push");
-                println!("M {seq}");
-            }
-        }
-        "chaos_consumer" => {
-            let mut buf = vec![0u8; 1 << 20];
-            loop {
-                let n = q.pop_into(&mut buf, FOREVER).expect("pop");
-                if n == 0 {
-                    break;
-                }
-                match check_msg(&buf[..n]) {
-                    Ok((p, seq)) => println!("M {p} {seq}"),
-                    Err(e) => {
-                        println!("BAD {e}");
-                        std::process::exit(3);
-                    }
-                }
-            }
         }
         other => panic!("unknown role {other}"),
     }
@@ -412,199 +381,19 @@ fn sixteen_processes_racing_to_create_share_one_queue() {
 
 #[test]
 fn sigkilled_lock_holders_are_recovered() {
-    let q = TempQueue::new("holder");
-    let queue = open_small(&q.name, 16 << 20);
-    let (mut rng, seed) = Rng::from_time();
-    let mut kills = 0;
-    while queue.stats().unwrap().recoveries < 3 {
-        assert!(
-            kills < 200,
-            "no kill landed inside a lock in 200 tries (seed {seed})"
-        );
-        let mut holder = spawn("hold_locks", &[env_q(&q)]);
-        read_until_ready(&mut BufReader::new(holder.stdout.take().unwrap()));
-        std::thread::sleep(Duration::from_micros(2_000 + rng.below(20_000)));
-        sigkill(&mut holder);
-        kills += 1;
-        // Survivors carry on: both locks are usable, the state is consistent.
-        queue.push(b"after", Some(Duration::from_secs(5))).unwrap();
-        let s = queue.stats().unwrap();
-        assert_eq!(s.len, s.pushed_total - s.popped_total);
-        while let Some(msg) = queue.try_pop().unwrap() {
-            assert!(
-                msg == b"after" || (msg.len() == 4 << 20 && msg.iter().all(|&b| b == 7)),
-                "whole messages only"
-            );
-        }
-        assert_eq!(queue.stats().unwrap().bytes_used, 0);
-    }
-    println!(
-        "{kills} kills, {} recoveries",
-        queue.stats().unwrap().recoveries
-    );
-}
-
-/// Parses a child's "M producer seq" line (other lines are the test harness's).
-fn parse_marked(line: &str) -> Option<(u32, u64)> {
-    let mut it = line.strip_prefix("M ")?.split(' ');
-    Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
-}
-
-/// SIGKILLs a chaos producer; returns the sequence numbers it confirmed.
-fn kill_producer(mut child: Child, lines: std::thread::JoinHandle<Vec<String>>) -> Vec<u64> {
-    sigkill(&mut child);
-    let lines = lines.join().unwrap();
-    lines
-        .iter()
-        .filter_map(|l| l.strip_prefix("M ")?.parse().ok())
-        .collect()
-}
-
-/// Reads a child's stdout lines in the background.
-fn collect_lines(child: &mut Child) -> std::thread::JoinHandle<Vec<String>> {
-    let out = child.stdout.take().unwrap();
-    std::thread::spawn(move || BufReader::new(out).lines().map_while(Result::ok).collect())
+    crash::holders_recovered(Launch::Plain, "holder", 3);
 }
 
 #[test]
 fn sigkill_chaos_loses_and_duplicates_nothing() {
-    let q = TempQueue::new("chaos");
-    let queue = open_small(&q.name, 2 << 20);
-    let (mut rng, seed) = Rng::from_time();
-    println!("chaos seed {seed}");
-    let mut next_incarnation = 0u32;
-    let spawn_producer = |next: &mut u32| {
-        let id = *next;
-        *next += 1;
-        let mut c = spawn("chaos_producer", &[env_q(&q), ("WQ_P", id.to_string())]);
-        let lines = collect_lines(&mut c);
-        (id, c, lines)
-    };
-    let spawn_consumer = || {
-        let mut c = spawn("chaos_consumer", &[env_q(&q)]);
-        let lines = collect_lines(&mut c);
-        (c, lines)
-    };
-    let mut producers: Vec<_> = (0..2)
-        .map(|_| spawn_producer(&mut next_incarnation))
-        .collect();
-    let mut consumers: Vec<_> = (0..2).map(|_| spawn_consumer()).collect();
-    let mut pushed: BTreeMap<u32, Vec<u64>> = BTreeMap::new(); // incarnation -> confirmed seqs
-    let mut popped: Vec<Vec<String>> = Vec::new();
-    let mut consumer_kills = 0u64;
-    let until = Instant::now() + Duration::from_secs(6);
-    let mut kills = 0;
-    while Instant::now() < until {
-        std::thread::sleep(Duration::from_micros(5_000 + rng.below(40_000)));
-        kills += 1;
-        if rng.below(2) == 0 {
-            let i = rng.below(producers.len() as u64) as usize;
-            let (id, c, lines) = producers.swap_remove(i);
-            pushed.insert(id, kill_producer(c, lines));
-            producers.push(spawn_producer(&mut next_incarnation));
-        } else {
-            let i = rng.below(consumers.len() as u64) as usize;
-            let (mut c, lines) = consumers.swap_remove(i);
-            sigkill(&mut c);
-            consumer_kills += 1;
-            popped.push(lines.join().unwrap());
-            consumers.push(spawn_consumer());
-        }
-    }
-    for (id, c, lines) in producers {
-        pushed.insert(id, kill_producer(c, lines));
-    }
-    let consumers_at_end = consumers.len();
-    for _ in 0..consumers_at_end {
-        queue.push(b"", FOREVER).unwrap(); // stop marker: consumers exit on an empty message
-    }
-    for (mut c, lines) in consumers {
-        let status = wait_for(&mut c, LONG).expect("consumer stops");
-        let lines = lines.join().unwrap();
-        assert!(
-            status.success(),
-            "consumer failed: {status} {:?}",
-            lines.last()
-        );
-        popped.push(lines);
-    }
-    // Whatever is still queued (nothing, normally) is delivered to us.
-    let mut delivered: Vec<(u32, u64)> = Vec::new();
-    for lines in &popped {
-        let mut last: HashMap<u32, u64> = HashMap::new();
-        for line in lines {
-            assert!(
-                !line.starts_with("BAD"),
-                "a consumer saw a broken message: {line}"
-            );
-            let Some((p, seq)) = parse_marked(line) else {
-                continue;
-            };
-            assert!(
-                last.insert(p, seq).is_none_or(|prev| prev < seq),
-                "per-producer order"
-            );
-            delivered.push((p, seq));
-        }
-    }
-    while let Some(msg) = queue.try_pop().unwrap() {
-        delivered.push(check_msg(&msg).expect("whole message"));
-    }
-    let unique: HashSet<(u32, u64)> = delivered.iter().copied().collect();
-    assert_eq!(
-        unique.len(),
-        delivered.len(),
-        "no message is delivered twice"
-    );
-    let mut missing = 0u64;
-    let mut total = 0u64;
-    for (id, seqs) in &pushed {
-        let confirmed = seqs.len() as u64;
-        total += confirmed;
-        // A producer killed mid-push may have committed one more message than it confirmed.
-        for &(p, seq) in &delivered {
-            if p == *id {
-                assert!(
-                    seq <= confirmed,
-                    "incarnation {id} delivered seq {seq} beyond {confirmed} confirmed"
-                );
-            }
-        }
-        missing += seqs
-            .iter()
-            .filter(|&&s| !unique.contains(&(*id, s)))
-            .count() as u64;
-    }
-    // Each killed consumer may take the one message it was popping with it
-    // (or die before printing the one it popped).
-    assert!(
-        missing <= consumer_kills,
-        "{missing} confirmed messages lost, {consumer_kills} consumers killed (seed {seed})"
-    );
-    let stats = queue.stats().unwrap();
-    assert_eq!(stats.len, 0);
-    assert_eq!(stats.bytes_used, 0);
-    assert_eq!(stats.pushed_total, stats.popped_total);
-    // The queue's own count tells the missing ones were really taken by a
-    // consumer (killed before it could print them), not lost: pops that
-    // nobody printed cover every missing message, plus at most one
-    // unconfirmed push per killed producer.
-    let stops = consumers_at_end as u64;
-    let unprinted = stats.popped_total - delivered.len() as u64 - stops;
-    let producer_kills = u64::from(next_incarnation);
-    assert!(
-        missing <= unprinted && unprinted <= missing + producer_kills,
-        "{missing} missing, {unprinted} popped but unprinted, {producer_kills} producers (seed {seed})"
-    );
-    println!(
-        "chaos: {kills} kills ({consumer_kills} consumers), {total} confirmed pushes, {} delivered, {missing} in flight at a consumer kill, {} recoveries",
-        delivered.len(),
-        stats.recoveries
-    );
-    assert!(
-        total > 100,
-        "the chaos run moved too little to mean anything"
-    );
+    crash::chaos(&Plan {
+        tag: "chaos",
+        launch: Launch::Plain,
+        run_for: Duration::from_secs(6),
+        producers: 2,
+        consumers: 2,
+        capacity: 2 << 20,
+    });
 }
 
 #[test]

@@ -1,15 +1,25 @@
 //! Support for the multi-process tests: unique queue names that are removed
 //! even when a test fails, and child processes that are this very test
-//! binary re-executed with a role (the `child` test, ignored unless asked for).
+//! binary re-executed with a role (the `child` test, ignored unless asked for),
+//! started plainly or each as PID 1 of a PID namespace of its own.
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod crash;
+
+use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// Environment variable carrying a child's role.
 pub const ROLE: &str = "WQ_TEST_ROLE";
+
+/// Set for a child started in a PID namespace of its own: [`role`] then
+/// announces the child's ids (see [`Worker::start`]).
+const ANNOUNCE: &str = "WQ_TEST_ANNOUNCE_NS";
 
 /// A unique queue name, removed (with anything it names) when dropped.
 pub struct TempQueue {
@@ -29,6 +39,17 @@ impl TempQueue {
     pub fn path(&self) -> String {
         format!("/dev/shm/{}", self.name)
     }
+
+    /// A file whose creation tells this queue's children to stop (see
+    /// [`stop_requested`]); removed with the queue.
+    pub fn stop_file(&self) -> String {
+        format!("{}/{}.stop", std::env::temp_dir().display(), self.name)
+    }
+
+    /// Tells the children watching [`TempQueue::stop_file`] to stop.
+    pub fn request_stop(&self) {
+        std::fs::write(self.stop_file(), b"stop").expect("create the stop file");
+    }
 }
 
 impl Drop for TempQueue {
@@ -36,13 +57,45 @@ impl Drop for TempQueue {
         if std::fs::remove_file(self.path()).is_err() {
             let _ = std::fs::remove_dir(self.path());
         }
+        let _ = std::fs::remove_file(self.stop_file());
     }
 }
 
-/// Starts this test binary as a child running `role` with `env`, its
-/// stdout piped to the caller.
-pub fn spawn(role: &str, env: &[(&str, String)]) -> Child {
-    let mut cmd = Command::new(std::env::current_exe().expect("test binary path"));
+/// Whether the stop file named by the child's `WQ_STOP` exists (false for
+/// a child without one).
+pub fn stop_requested() -> bool {
+    std::env::var_os("WQ_STOP").is_some_and(|p| std::path::Path::new(&p).exists())
+}
+
+/// How a child process is started.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Launch {
+    /// A plain child of the test process.
+    Plain,
+    /// PID 1 of a new PID namespace of its own (`unshare --pid --fork
+    /// --kill-child`): its process and thread ids are those of every other
+    /// child started so, as between containers.
+    PidNs,
+}
+
+/// The command that runs this test binary as a child running `role` with
+/// `env`, its stdout piped to the caller, dying with the thread that
+/// started it.
+fn child_command(launch: Launch, role: &str, env: &[(&str, String)]) -> Command {
+    let exe = std::env::current_exe().expect("test binary path");
+    let mut cmd = match launch {
+        Launch::Plain => Command::new(exe),
+        Launch::PidNs => {
+            let mut cmd = Command::new("unshare");
+            // --kill-child: the namespace's PID 1 dies with unshare. A
+            // process group of their own lets one kill(2) reach both.
+            cmd.args(["--pid", "--fork", "--kill-child", "--"])
+                .arg(exe)
+                .env(ANNOUNCE, "1")
+                .process_group(0);
+            cmd
+        }
+    };
     cmd.args([
         "--exact",
         "child",
@@ -66,12 +119,161 @@ pub fn spawn(role: &str, env: &[(&str, String)]) -> Child {
             Ok(())
         });
     }
-    cmd.spawn().expect("spawn child test process")
+    cmd
 }
 
-/// The role this process was started for, if it is a child.
+/// Starts this test binary as a child running `role` with `env`, its
+/// stdout piped to the caller.
+pub fn spawn(role: &str, env: &[(&str, String)]) -> Child {
+    child_command(Launch::Plain, role, env)
+        .spawn()
+        .expect("spawn child test process")
+}
+
+/// Why children cannot be started in PID namespaces of their own here
+/// (`None`: they can).
+pub fn pid_ns_unavailable() -> Option<String> {
+    match Command::new("unshare")
+        .args(["--pid", "--fork", "--kill-child", "true"])
+        .stdin(Stdio::null())
+        .output()
+    {
+        Ok(out) if out.status.success() => None,
+        Ok(out) => Some(format!(
+            "`unshare --pid --fork --kill-child true` failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        )),
+        Err(e) => Some(format!("cannot run unshare: {e}")),
+    }
+}
+
+/// A child process started by [`Worker::start`], whose stdout lines are
+/// collected as they come.
+pub struct Worker {
+    child: Child,
+    /// What [`Worker::sigkill`] kills: the child, or its process group
+    /// (unshare and the namespace's PID 1).
+    target: libc::pid_t,
+    /// For [`Launch::PidNs`]: its pid in the test's namespace, and its pid
+    /// and tid (of the thread running the role) in its own.
+    pub ns_ids: Option<(u32, u32, u32)>,
+    incoming: mpsc::Receiver<String>,
+    lines: Vec<String>,
+    reader: std::thread::JoinHandle<()>,
+}
+
+impl Worker {
+    /// Starts this test binary as a child running `role` with `env`. For
+    /// [`Launch::PidNs`] it returns once the child, running as PID 1 of its
+    /// namespace, has said so.
+    pub fn start(launch: Launch, role: &str, env: &[(&str, String)]) -> Worker {
+        let mut child = child_command(launch, role, env)
+            .spawn()
+            .expect("spawn child test process");
+        let out = child.stdout.take().expect("piped stdout");
+        let (tx, incoming) = mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let pid = child.id() as libc::pid_t;
+        let mut worker = Worker {
+            child,
+            target: pid,
+            ns_ids: None,
+            incoming,
+            lines: Vec::new(),
+            reader,
+        };
+        if launch == Launch::PidNs {
+            worker.target = -pid;
+            let line = worker.expect_line("NS ", role);
+            let ids: Vec<u32> = line
+                .split(' ')
+                .skip(1)
+                .map(|n| n.parse().expect("announced id"))
+                .collect();
+            let &[host_pid, ns_pid, ns_tid] = ids.as_slice() else {
+                panic!("bad announcement {line:?}")
+            };
+            assert_eq!(ns_pid, 1, "{role} runs as PID 1 of its namespace");
+            worker.ns_ids = Some((host_pid, ns_pid, ns_tid));
+        }
+        worker
+    }
+
+    /// Waits up to `limit` for a line starting with `prefix` and returns
+    /// it; `None` when the child closed its stdout or the time ran out.
+    pub fn wait_line(&mut self, prefix: &str, limit: Duration) -> Option<String> {
+        let until = Instant::now() + limit;
+        loop {
+            let left = until.checked_duration_since(Instant::now())?;
+            let line = self.incoming.recv_timeout(left).ok()?;
+            self.lines.push(line.clone());
+            if line.starts_with(prefix) {
+                return Some(line);
+            }
+        }
+    }
+
+    /// Waits (a minute at most) for a line starting with `prefix`, which
+    /// the child running `role` must print.
+    pub fn expect_line(&mut self, prefix: &str, role: &str) -> String {
+        self.wait_line(prefix, Duration::from_secs(60))
+            .unwrap_or_else(|| panic!("{role} never printed {prefix:?}: {:?}", self.lines))
+    }
+
+    /// Whether the child has exited.
+    pub fn exited(&mut self) -> bool {
+        self.child.try_wait().expect("try_wait").is_some()
+    }
+
+    /// SIGKILLs the child (in a namespace: its PID 1 and unshare at once)
+    /// and returns every line it printed.
+    pub fn sigkill(mut self) -> Vec<String> {
+        // SAFETY: kill(2) of a child we spawned and have not reaped, or of
+        // the process group named by that unreaped child's pid.
+        unsafe { libc::kill(self.target, libc::SIGKILL) };
+        let _ = self.child.wait();
+        self.rest()
+    }
+
+    /// Waits for the child to exit (killing it past `limit`: `None`) and
+    /// returns its status and every line it printed.
+    pub fn finish(mut self, limit: Duration) -> (Option<ExitStatus>, Vec<String>) {
+        let status = wait_for(&mut self.child, limit);
+        (status, self.rest())
+    }
+
+    fn rest(mut self) -> Vec<String> {
+        self.reader.join().expect("stdout reader");
+        self.lines.extend(self.incoming.try_iter());
+        self.lines
+    }
+}
+
+/// The role this process was started for, if it is a child. A child in a
+/// PID namespace of its own first prints `NS <pid in the test's namespace>
+/// <pid> <tid>` (the tid of the calling thread, the one that runs the role).
 pub fn role() -> Option<String> {
-    std::env::var(ROLE).ok()
+    let role = std::env::var(ROLE).ok()?;
+    if std::env::var_os(ANNOUNCE).is_some() {
+        // /proc is the test's: its NSpid line starts with our pid there.
+        let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+        let host_pid = status
+            .lines()
+            .find_map(|l| l.strip_prefix("NSpid:"))
+            .and_then(|ids| ids.split_whitespace().next())
+            .expect("NSpid line");
+        // SAFETY: gettid(2) has no preconditions.
+        let tid = unsafe { libc::gettid() };
+        println!("NS {host_pid} {} {tid}", std::process::id());
+    }
+    Some(role)
 }
 
 /// A required environment variable of a child.
@@ -191,5 +393,91 @@ pub fn check_msg(msg: &[u8]) -> Result<(u32, u64), String> {
     }
     let producer = u32::from_le_bytes(body[..4].try_into().expect("4 bytes"));
     let seq = u64::from_le_bytes(body[4..12].try_into().expect("8 bytes"));
+    Ok((producer, seq))
+}
+
+/// Parses a child's "M producer seq" line (other lines are the test
+/// harness's or another kind of report).
+pub fn parse_marked(line: &str) -> Option<(u32, u64)> {
+    let mut it = line.strip_prefix("M ")?.split(' ');
+    Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
+}
+
+/// Longest message [`stamp_msg`] makes.
+pub const STAMPED_MAX: usize = 4 << 20;
+/// Bytes from one stamp of a [`stamp_msg`] message to the next.
+const STAMP_EVERY: usize = 256;
+/// Bytes of a stamp: producer (4), length (4), sequence number (8).
+const STAMP_LEN: usize = 16;
+
+/// The bytes of every stamped message between its stamps: pseudo-random,
+/// each depending on its offset, the same in every process.
+fn stamp_template() -> &'static [u8] {
+    static TEMPLATE: OnceLock<Vec<u8>> = OnceLock::new();
+    TEMPLATE.get_or_init(|| {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut bytes = Vec::with_capacity(STAMPED_MAX);
+        while bytes.len() < STAMPED_MAX {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            bytes.extend_from_slice(&(x ^ (x >> 29)).to_le_bytes());
+        }
+        bytes
+    })
+}
+
+fn stamp_of(producer: u32, seq: u64, len: usize) -> [u8; STAMP_LEN] {
+    let mut stamp = [0u8; STAMP_LEN];
+    stamp[..4].copy_from_slice(&producer.to_le_bytes());
+    stamp[4..8].copy_from_slice(&(len as u32).to_le_bytes());
+    stamp[8..].copy_from_slice(&seq.to_le_bytes());
+    stamp
+}
+
+/// Makes in `buf` the `len`-byte message `seq` of `producer`, cheap to make
+/// and check even for megabytes (and in debug builds): bytes that depend on
+/// their offset, with (producer, len, seq) stamped every 256 bytes, so that
+/// [`check_stamped`] tells a message mixed from two, shifted, cut short or
+/// half overwritten.
+pub fn stamp_msg(buf: &mut Vec<u8>, producer: u32, seq: u64, len: usize) {
+    assert!(
+        (STAMP_LEN..=STAMPED_MAX).contains(&len),
+        "stamped length {len}"
+    );
+    buf.clear();
+    buf.extend_from_slice(&stamp_template()[..len]);
+    let stamp = stamp_of(producer, seq, len);
+    for chunk in buf.chunks_mut(STAMP_EVERY) {
+        let n = chunk.len().min(STAMP_LEN);
+        chunk[..n].copy_from_slice(&stamp[..n]);
+    }
+}
+
+/// Checks a message made by [`stamp_msg`]; returns (producer, seq).
+pub fn check_stamped(msg: &[u8]) -> Result<(u32, u64), String> {
+    if !(STAMP_LEN..=STAMPED_MAX).contains(&msg.len()) {
+        return Err(format!("a {}-byte message is not a stamped one", msg.len()));
+    }
+    let producer = u32::from_le_bytes(msg[..4].try_into().expect("4 bytes"));
+    let len = u32::from_le_bytes(msg[4..8].try_into().expect("4 bytes")) as usize;
+    let seq = u64::from_le_bytes(msg[8..16].try_into().expect("8 bytes"));
+    if len != msg.len() {
+        return Err(format!(
+            "({producer}, {seq}) was stamped for {len} bytes, {} delivered",
+            msg.len()
+        ));
+    }
+    let stamp = stamp_of(producer, seq, len);
+    let template = stamp_template();
+    for (i, chunk) in msg.chunks(STAMP_EVERY).enumerate() {
+        let (start, n) = (i * STAMP_EVERY, chunk.len().min(STAMP_LEN));
+        if chunk[..n] != stamp[..n] || chunk[n..] != template[start + n..start + chunk.len()] {
+            return Err(format!(
+                "bytes {start}..{} of the {len}-byte message ({producer}, {seq}) are not its own",
+                start + chunk.len()
+            ));
+        }
+    }
     Ok((producer, seq))
 }
