@@ -91,7 +91,7 @@ fn skipped(test: &str) -> bool {
 /// than pushed, and the bytes in use are those of the messages queued. A
 /// mismatch must persist a moment later (a snapshot taken without a lock,
 /// when one is held past 250 ms, may fall between a position and its total).
-fn check_counters(queue: &Queue, seed: u64) {
+fn check_counters(queue: &Queue, kills: u64, seed: u64) {
     let snapshot = || {
         let s = queue
             .stats()
@@ -99,7 +99,7 @@ fn check_counters(queue: &Queue, seed: u64) {
         assert_eq!(
             Some(s.len),
             s.pushed_total.checked_sub(s.popped_total),
-            "counters disagree: {s:?} (seed {seed})"
+            "counters disagree after {kills} kills: {s:?} (seed {seed})"
         );
         (s.bytes_used / BIG as u64 == s.len, s)
     };
@@ -108,7 +108,7 @@ fn check_counters(queue: &Queue, seed: u64) {
         let (agree, again) = snapshot();
         assert!(
             agree,
-            "bytes in use disagree with the messages queued: {first:?}, then {again:?} (seed {seed})"
+            "bytes in use disagree with the messages queued after {kills} kills: {first:?}, then {again:?} (seed {seed})"
         );
     }
 }
@@ -158,7 +158,7 @@ fn waiters_killed_while_a_holder_in_another_namespace_copies() {
         (id, w)
     };
     let mut waiters: Vec<(u32, Worker)> = (0..WAITERS).map(|_| spawn_waiter()).collect();
-    let mut ledger = Ledger::default();
+    let mut ledger = Ledger::new(seed);
     let mut kills = 0u64;
     let began = Instant::now();
     while kills < MAX_KILLS && began.elapsed() < MAX_TIME && !holder.exited() {
@@ -169,7 +169,7 @@ fn waiters_killed_while_a_holder_in_another_namespace_copies() {
         kills += 1;
         waiters.push(spawn_waiter());
         if kills % 8 == 0 {
-            check_counters(&queue, seed);
+            check_counters(&queue, kills, seed);
         }
     }
     let took = began.elapsed();
@@ -182,11 +182,11 @@ fn waiters_killed_while_a_holder_in_another_namespace_copies() {
     ledger.record(&lines, Some(0));
     assert!(
         status.is_some_and(|s| s.success()),
-        "the holder failed: {status:?} {:?} (seed {seed})",
+        "the holder failed after {kills} kills: {status:?} {:?} (seed {seed})",
         lines.last()
     );
     ledger.drain(&queue, check_stamped);
-    let tally = ledger.verify(&queue, 0, seed);
+    let tally = ledger.verify(&queue, 0);
     println!(
         "waiters: {kills} waiters killed in {took:.1?} (each PID 1 of its namespace, thread id {tid} like the holder), {} confirmed pushes of 4 MiB, {} delivered, {} in flight at a kill, {} recoveries (seed {seed})",
         tally.confirmed, tally.delivered, tally.missing, tally.stats.recoveries

@@ -176,14 +176,16 @@ pub type MessageCheck = fn(&[u8]) -> Result<(u32, u64), String>;
 /// What the processes of a SIGKILL test said they did, from the lines they
 /// printed: "P seq" once a push of theirs returned, "M producer seq" once
 /// they popped a whole message; "BAD ..." or "ERR ..." fail the test.
-#[derive(Default)]
 pub struct Ledger {
+    /// The seed of the run, for every failure message.
+    seed: u64,
     /// Producer (incarnation) -> the sequence numbers it confirmed.
     confirmed: BTreeMap<u32, Vec<u64>>,
     delivered: Vec<(u32, u64)>,
     /// Processes killed while they may have been pushing / popping.
     push_kills: u64,
     pop_kills: u64,
+    kills: u64,
 }
 
 /// What a [`Ledger`] found.
@@ -199,13 +201,27 @@ pub struct Tally {
 }
 
 impl Ledger {
+    /// An empty ledger for the run of `seed`.
+    pub fn new(seed: u64) -> Ledger {
+        Ledger {
+            seed,
+            confirmed: BTreeMap::new(),
+            delivered: Vec::new(),
+            push_kills: 0,
+            pop_kills: 0,
+            kills: 0,
+        }
+    }
+
     /// Takes the lines of one process; `producer`: its id if it pushed.
     pub fn record(&mut self, lines: &[String], producer: Option<u32>) {
         let mut last: HashMap<u32, u64> = HashMap::new();
         for line in lines {
             assert!(
                 !line.starts_with("BAD ") && !line.starts_with("ERR "),
-                "a process failed: {line}"
+                "a process failed: {line} (after {} kills, seed {})",
+                self.kills,
+                self.seed
             );
             if let (Some(id), Some(seq)) = (producer, line.strip_prefix("P ")) {
                 let seq = seq.parse().expect("P line");
@@ -230,6 +246,7 @@ impl Ledger {
     pub fn killed(&mut self, pushing: bool, popping: bool) {
         self.push_kills += u64::from(pushing);
         self.pop_kills += u64::from(popping);
+        self.kills += 1;
     }
 
     /// Pops what is still queued (nothing, normally) as delivered to the test.
@@ -245,7 +262,8 @@ impl Ledger {
     /// queue's own counters must show as popped), and the counters agree.
     /// `stops`: messages the test itself pushed and the processes popped
     /// without printing.
-    pub fn verify(&self, queue: &Queue, stops: u64, seed: u64) -> Tally {
+    pub fn verify(&self, queue: &Queue, stops: u64) -> Tally {
+        let seed = self.seed;
         let unique: HashSet<(u32, u64)> = self.delivered.iter().copied().collect();
         assert_eq!(
             unique.len(),
@@ -346,7 +364,7 @@ pub fn chaos(plan: &Plan) -> Tally {
         || Worker::start(plan.launch, "chaos_consumer", std::slice::from_ref(&env_q));
     let mut producers: Vec<_> = (0..plan.producers).map(|_| spawn_producer()).collect();
     let mut consumers: Vec<_> = (0..plan.consumers).map(|_| spawn_consumer()).collect();
-    let mut ledger = Ledger::default();
+    let mut ledger = Ledger::new(seed);
     let (mut kills, mut consumer_kills) = (0u64, 0u64);
     let until = Instant::now() + plan.run_for;
     while Instant::now() < until {
@@ -383,7 +401,7 @@ pub fn chaos(plan: &Plan) -> Tally {
         ledger.record(&lines, None);
     }
     ledger.drain(&queue, check_msg);
-    let tally = ledger.verify(&queue, stops, seed);
+    let tally = ledger.verify(&queue, stops);
     println!(
         "chaos: {kills} kills ({consumer_kills} consumers), {} confirmed pushes, {} delivered, {} in flight at a consumer kill, {} recoveries (seed {seed})",
         tally.confirmed, tally.delivered, tally.missing, tally.stats.recoveries

@@ -173,11 +173,11 @@ impl Worker {
             .expect("spawn child test process");
         let out = child.stdout.take().expect("piped stdout");
         let (tx, incoming) = mpsc::channel();
+        // Reads to the end even when nobody listens any more (a failed
+        // test), so that the child never writes into a closed pipe.
         let reader = std::thread::spawn(move || {
             for line in BufReader::new(out).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
+                let _ = tx.send(line);
             }
         });
         let pid = child.id() as libc::pid_t;
@@ -235,9 +235,14 @@ impl Worker {
     /// SIGKILLs the child (in a namespace: its PID 1 and unshare at once)
     /// and returns every line it printed.
     pub fn sigkill(mut self) -> Vec<String> {
-        // SAFETY: kill(2) of a child we spawned and have not reaped, or of
-        // the process group named by that unreaped child's pid.
-        unsafe { libc::kill(self.target, libc::SIGKILL) };
+        // Once reaped, its pid (and so its group's id) may name another
+        // process; until then it cannot. A namespace's PID 1 is gone before
+        // its unshare exits, or dies with it.
+        if let Ok(None) = self.child.try_wait() {
+            // SAFETY: kill(2) of a child we spawned and have not reaped, or
+            // of the process group named by that unreaped child's pid.
+            unsafe { libc::kill(self.target, libc::SIGKILL) };
+        }
         let _ = self.child.wait();
         self.rest()
     }
