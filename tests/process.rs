@@ -49,6 +49,27 @@ fn varied(seq: u64) -> usize {
     [20, 33, 64, 100, 512, 1000, 4096, 20][(seq % 8) as usize]
 }
 
+/// Spends nearly all its time inside a lock: 4 MiB copies in and out.
+fn hold_locks(q: &Queue) -> ! {
+    let msg = vec![7u8; 4 << 20];
+    let mut buf = vec![0u8; 4 << 20];
+    loop {
+        let _ = q.push(&msg, Some(Duration::from_secs(1)));
+        let _ = q.pop_into(&mut buf, Some(Duration::from_secs(1)));
+    }
+}
+
+/// A survivor of a fork pair pushes `who` and says how it went, then ends
+/// without running the test harness's exit path.
+fn report_child_push(q: &Queue, who: &str) -> ! {
+    match q.push(who.as_bytes(), Some(Duration::from_secs(10))) {
+        Ok(()) => println!("{who} ok"),
+        Err(e) => println!("{who} failed: {e}"),
+    }
+    // SAFETY: ends this process at once, as a forked child must.
+    unsafe { libc::_exit(0) }
+}
+
 /// The child processes' entry point; a no-op unless run as a child.
 #[test]
 #[ignore = "entry point of child processes, started by the other tests"]
@@ -129,14 +150,40 @@ fn child() {
             println!("pushed");
         }
         "hold_locks" => {
-            // Spends nearly all its time inside a lock: 4 MiB copies in and out.
-            let msg = vec![7u8; 4 << 20];
-            let mut buf = vec![0u8; 4 << 20];
             println!("ready");
-            loop {
-                let _ = q.push(&msg, Some(Duration::from_secs(1)));
-                let _ = q.pop_into(&mut buf, Some(Duration::from_secs(1)));
+            hold_locks(&q);
+        }
+        "fork_parent_holds" => {
+            // The fork child goes on with the parent's handle once the
+            // parent (this process, SIGKILLed by the test) is gone.
+            let parent = std::process::id();
+            // SAFETY: the child only uses the queue, prints and _exits.
+            let pid = unsafe { libc::fork() };
+            assert!(pid >= 0, "fork failed");
+            if pid == 0 {
+                // SAFETY: getppid has no preconditions.
+                while unsafe { libc::getppid() } as u32 == parent {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                report_child_push(&q, "child");
             }
+            println!("ready");
+            hold_locks(&q);
+        }
+        "fork_child_holds" => {
+            // The parent (this process) goes on once the test killed its
+            // fork child, which held the locks most of the time.
+            // SAFETY: the child only uses the queue.
+            let pid = unsafe { libc::fork() };
+            assert!(pid >= 0, "fork failed");
+            if pid == 0 {
+                hold_locks(&q);
+            }
+            println!("ready {pid}");
+            let mut status = 0;
+            // SAFETY: waits for our own child, with a valid status pointer.
+            unsafe { libc::waitpid(pid, &mut status, 0) };
+            report_child_push(&q, "parent");
         }
         "chaos_producer" => {
             let incarnation = num("WQ_P") as u32;
@@ -442,6 +489,67 @@ fn sigkilled_lock_holders_are_recovered() {
         "{kills} kills, {} recoveries",
         queue.stats().unwrap().recoveries
     );
+}
+
+/// A fork parent or child killed while holding a lock of the handle they
+/// share: the survivor (its child or parent) goes on using that handle and
+/// recovers the lock, because each has an identity of its own.
+#[test]
+fn fork_survivors_recover_locks_their_dead_relative_held() {
+    let (mut rng, seed) = Rng::from_time();
+    for (role, who) in [
+        ("fork_parent_holds", "child"),
+        ("fork_child_holds", "parent"),
+    ] {
+        let q = TempQueue::new("fork");
+        let queue = open_small(&q.name, 16 << 20);
+        let mut rounds = 0;
+        while queue.stats().unwrap().recoveries < 2 {
+            assert!(
+                rounds < 60,
+                "{role}: no kill landed inside a lock (seed {seed})"
+            );
+            rounds += 1;
+            let mut child = spawn(role, &[env_q(&q)]);
+            let mut out = BufReader::new(child.stdout.take().unwrap());
+            let mut line = String::new();
+            while !line.starts_with("ready") {
+                line.clear();
+                assert!(out.read_line(&mut line).unwrap() > 0, "{role} ended early");
+            }
+            std::thread::sleep(Duration::from_micros(2_000 + rng.below(20_000)));
+            let victim = match line.trim().strip_prefix("ready ") {
+                Some(pid) => pid.parse::<i32>().unwrap(),
+                None => child.id() as i32,
+            };
+            // SAFETY: kill(2) of a process this test started (or its child).
+            unsafe { libc::kill(victim, libc::SIGKILL) };
+            let mut rest = String::new();
+            out.read_to_string(&mut rest).unwrap();
+            let _ = child.kill();
+            let _ = child.wait();
+            assert!(
+                rest.lines().any(|l| l == format!("{who} ok")),
+                "{role} round {rounds} (seed {seed}): the survivor said {rest:?}"
+            );
+            while let Some(msg) = queue.try_pop().unwrap() {
+                assert!(
+                    msg == who.as_bytes() || (msg.len() == 4 << 20 && msg.iter().all(|&b| b == 7)),
+                    "whole messages only"
+                );
+            }
+            let s = queue.stats().unwrap();
+            assert_eq!(
+                (s.len, s.bytes_used),
+                (0, 0),
+                "{role}: consistent after the kill"
+            );
+        }
+        println!(
+            "{role}: {rounds} kills, {} recoveries",
+            queue.stats().unwrap().recoveries
+        );
+    }
 }
 
 /// Parses a child's "M producer seq" line (other lines are the test harness's).
