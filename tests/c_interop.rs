@@ -58,6 +58,25 @@ impl Spawned {
         let child = self.0.take().expect("finished once");
         child.wait_with_output().expect("wait for the C program")
     }
+
+    /// Like [`Spawned::finish`], but kills the program (and panics) if it
+    /// runs longer than `limit`. Its output must fit in the pipes meanwhile.
+    fn finish_within(mut self, limit: Duration, what: &str) -> Output {
+        let deadline = std::time::Instant::now() + limit;
+        let child = self.0.as_mut().expect("finished once");
+        while child.try_wait().expect("try_wait").is_none() {
+            if std::time::Instant::now() > deadline {
+                let out = self.finish();
+                panic!(
+                    "{what} did not finish within {limit:?}\nstdout:\n{}\nstderr:\n{}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        self.finish()
+    }
 }
 
 impl Drop for Spawned {
@@ -676,4 +695,69 @@ fn a_failing_call_from_an_atexit_handler_returns_its_status() {
         .output()
         .expect("run the atexit program");
     assert_ran_ok("atexit.c", &out);
+}
+
+// ---------------------------------------------------------------------------
+// Hostile conditions at the C boundary: pthread_cancel, signal handlers
+// calling wq_interrupt, malloc failing inside wq_open.
+
+/// Builds `source` (which includes tests/c/hostile.h) against `link`, runs it
+/// on a base name (the program uses BASE-`suffix` for each of `suffixes`, all
+/// removed afterwards even on failure) and asserts that it exits 0 within
+/// `limit`; returns its stdout.
+fn run_hostile(source: &str, link: Link, suffixes: &[&str], limit: Duration) -> String {
+    let out = format!(
+        "{}{}",
+        source.trim_end_matches(".c"),
+        match link {
+            Link::Static => "_a",
+            _ => "_so",
+        }
+    );
+    let exe = build(&[source], &out, false, "c11", link, &[]);
+    let base = unique_name();
+    let _cleanup = Names(suffixes.iter().map(|s| format!("{base}-{s}")).collect());
+    let program = Spawned(Some(
+        Command::new(&exe)
+            .arg(&base)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {source}: {e}")),
+    ));
+    let result = program.finish_within(limit, source);
+    assert_ran_ok(source, &result);
+    let stdout = String::from_utf8_lossy(&result.stdout).into_owned();
+    eprint!("{source}:\n{stdout}");
+    stdout
+}
+
+#[test]
+fn pthread_cancel_of_threads_inside_wq_calls_does_not_abort() {
+    let out = run_hostile(
+        "cancel.c",
+        Link::Shared,
+        &["loop", "block"],
+        Duration::from_secs(60),
+    );
+    assert!(out.contains("wq_push on a full queue: completed"), "{out}");
+}
+
+#[test]
+fn wq_interrupt_from_signal_handlers_ends_forever_waits() {
+    let out = run_hostile(
+        "interrupt.c",
+        Link::Shared,
+        &["intr"],
+        Duration::from_secs(60),
+    );
+    assert!(out.contains("300 racing signals"), "{out}");
+}
+
+#[test]
+fn malloc_failing_inside_wq_open_gives_a_status_not_an_abort() {
+    for link in [Link::Shared, Link::Static] {
+        let out = run_hostile("nomem.c", link, &["new", "old"], Duration::from_secs(60));
+        assert!(out.contains("wq_open of an existing queue"), "{out}");
+    }
 }

@@ -42,7 +42,22 @@ impl Drop for TempQueue {
 /// Starts this test binary as a child running `role` with `env`, its
 /// stdout piped to the caller.
 pub fn spawn(role: &str, env: &[(&str, String)]) -> Child {
-    let mut cmd = Command::new(std::env::current_exe().expect("test binary path"));
+    spawn_under(&[], role, env)
+}
+
+/// [`spawn`] under `wrapper`, a command line that executes the rest of its
+/// arguments in place (`unshare --mount`, `setpriv --reuid=…`); empty for
+/// none.
+pub fn spawn_under(wrapper: &[&str], role: &str, env: &[(&str, String)]) -> Child {
+    let exe = std::env::current_exe().expect("test binary path");
+    let mut cmd = match wrapper.split_first() {
+        Some((program, args)) => {
+            let mut cmd = Command::new(program);
+            cmd.args(args).arg(exe);
+            cmd
+        }
+        None => Command::new(exe),
+    };
     cmd.args([
         "--exact",
         "child",
