@@ -21,7 +21,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, mpsc};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::{Rng, TempQueue, arg, expect_success, num, spawn, spawn_under};
+use common::{
+    Rng, TempQueue, arg, expect_success, finish, num, spawn, spawn_under, wait_ready_now,
+};
 use wq::{Error, OpenMode, Options, Queue};
 
 /// The uid (and gid) of "another user".
@@ -655,17 +657,22 @@ fn truncation_under_live_handles_is_corruption_not_sigbus() {
         let q = TempQueue::new("trunc");
         let queue = create(&q.name, 1 << 20);
         let size = std::fs::metadata(q.path()).unwrap().len();
-        let users: Vec<(&str, Child)> = [
+        let users: Vec<_> = [
             "truncated_push",
             "truncated_pop",
             "truncated_push",
             "truncated_pop",
         ]
         .into_iter()
-        .map(|role| (role, spawn(role, &[env_q(&q)])))
+        .map(|role| {
+            let mut child = spawn(role, &[env_q(&q)]);
+            let out = wait_ready_now(&mut child);
+            (role, child, out)
+        })
         .collect();
-        // Traffic flows; then this process lets go of the segment (it never
-        // touches it after the truncation) and truncates the file.
+        // Every user has its handle and traffic flows; then this process
+        // lets go of the segment (it never touches it after the truncation)
+        // and truncates the file.
         let until = Instant::now() + LIMIT;
         while queue.stats().map(|s| s.popped_total).unwrap_or(0) < 200 {
             assert!(Instant::now() < until, "{what}: no traffic");
@@ -678,13 +685,9 @@ fn truncation_under_live_handles_is_corruption_not_sigbus() {
             .unwrap()
             .set_len(new_len(size))
             .unwrap();
-        for (role, c) in users {
-            let out = expect_success(
-                c,
-                LIMIT,
-                &format!("{role} with the segment truncated {what}"),
-            );
-            assert!(out.contains("corrupted after"), "{role}, {what}: {out}");
+        for (role, child, out) in users {
+            let said = finish(child, out, LIMIT);
+            assert!(said.contains("corrupted after"), "{role}, {what}: {said}");
         }
         match open_as(&q.name, OpenMode::OpenOnly, false) {
             Err(Error::Incompatible(_) | Error::Corrupted(_)) => {}
@@ -705,6 +708,9 @@ fn use_until_corrupted(push: bool) {
     let until = Instant::now() + Duration::from_secs(15);
     let mut calls = 0u64;
     loop {
+        if calls == 20 {
+            println!("ready");
+        }
         let result = if push {
             q.push(&msg, short)
         } else {
@@ -721,7 +727,11 @@ fn use_until_corrupted(push: bool) {
                     ];
                     for (call, err) in after {
                         if !matches!(err, Some(Error::Corrupted(_))) {
-                            fail(&format!("{call} after Corrupted gave {err:?}"));
+                            let first = if push { "push" } else { "pop" };
+                            fail(&format!(
+                                "after a {first} gave Corrupted ({e}), {call} gave {}",
+                                err.map_or("Ok".to_owned(), |e| format!("{e:?}"))
+                            ));
                         }
                     }
                 }
@@ -881,8 +891,12 @@ fn pop_forever(q: &Queue) -> wq::Result<Vec<u8>> {
     q.pop(None)
 }
 
+/// What [`push_forever`] pushes, and what fills a queue before it does
+/// (the same size, so that a full queue has no room for it either).
+const FILLER: [u8; 64] = [7; 64];
+
 fn push_forever(q: &Queue) -> wq::Result<Vec<u8>> {
-    q.push(b"waited", None).map(|()| Vec::new())
+    q.push(&FILLER, None).map(|()| Vec::new())
 }
 
 /// Asserts that the waiter is still waiting.
@@ -954,13 +968,13 @@ fn interrupt_threads() {
     q.interrupt_clear();
     waits_again(q, "after interrupt_clear");
     let mut filled = 0;
-    while or_exit("fill", q.try_push(&[7u8; 64])) {
+    while or_exit("fill", q.try_push(&FILLER)) {
         filled += 1;
     }
     let w = waiter(q, push_forever);
     q.interrupt();
     ends_interrupted(&w, "a push(None) of another thread on a full queue");
-    interrupted_at_once("push(None) on a full queue", || q.push(b"x", None));
+    interrupted_at_once("push(None) on a full queue", || q.push(&FILLER, None));
     for _ in 0..filled {
         or_exit("drain while interrupted", q.pop(None));
     }
