@@ -30,6 +30,15 @@
 #define WQ_OPEN_ONLY 2
 
 /**
+ * `wq_options.flags` bit (ORed with the open mode): open an existing queue
+ * even when its file belongs to a uid other than the caller's effective uid
+ * or root. Without it such a queue is `WQ_PERMISSION_DENIED`, and
+ * `wq_last_error()` names the owner: another user may have created the name
+ * first to read the caller's tasks and inject its own.
+ */
+#define WQ_ALLOW_OTHER_OWNER 256
+
+/**
  * `timeout_ns`: return at once. The queue's lock is still waited for, but at
  * most 250 ms (a peer holds it only for the length of one copy).
  */
@@ -213,6 +222,11 @@ typedef struct wq_stats {
  */
 #define WQ_INTERNAL 12
 
+/**
+ * A call that would have waited was ended by `wq_interrupt`.
+ */
+#define WQ_INTERRUPTED 13
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -350,6 +364,35 @@ wq_status wq_stats_get(struct wq_queue *q, struct wq_stats *out);
  * `q` must be NULL or a live handle, not used again afterwards by any thread.
  */
 void wq_close(struct wq_queue *q);
+
+/**
+ * Interrupts the handle `q` in this process: every call waiting on it (for
+ * messages, for room or for a lock) returns `WQ_INTERRUPTED`, and from then
+ * on so does every call on `q` that would have to wait; calls that need no
+ * wait still succeed, so a worker can drain what is queued. Other handles
+ * and other processes are not affected. `wq_interrupt_clear` ends it.
+ *
+ * Async-signal-safe: a signal handler may call it (a signal alone never
+ * ends a wait). It never sets `wq_last_error()` and keeps `errno`.
+ *
+ * # Errors
+ * `WQ_INVALID_ARGUMENT` (NULL `q`).
+ *
+ * # Safety
+ * `q` must be NULL or a live handle.
+ */
+wq_status wq_interrupt(struct wq_queue *q);
+
+/**
+ * Ends the interrupted state of `q` that `wq_interrupt` set: calls wait again.
+ *
+ * # Errors
+ * `WQ_INVALID_ARGUMENT` (NULL `q`).
+ *
+ * # Safety
+ * `q` must be NULL or a live handle.
+ */
+wq_status wq_interrupt_clear(struct wq_queue *q);
 
 /**
  * Removes the queue `name`: unlinks it so that later opens create a new one.

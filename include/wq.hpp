@@ -51,6 +51,7 @@ enum class status : std::int32_t {
     permission_denied = WQ_PERMISSION_DENIED,
     system_error = WQ_SYSTEM_ERROR,
     internal = WQ_INTERNAL,
+    interrupted = WQ_INTERRUPTED,
 };
 
 /// Any failure of a wq call. `what()` reads
@@ -101,6 +102,8 @@ class queue_state_error : public error { using error::error; };
 class os_error : public error { using error::error; };
 /// WQ_INTERNAL, or a status this header does not know: a bug.
 class internal_error : public error { using error::error; };
+/// WQ_INTERRUPTED: queue::interrupt() ended a call that would have waited.
+class interrupted_error : public error { using error::error; };
 
 /// How queue::queue opens or creates (wq_options.flags).
 enum class open_mode : std::uint32_t {
@@ -115,13 +118,15 @@ struct options {
     std::uint64_t max_message_size = 0;            ///< 0 = the largest that fits
     std::uint32_t mode = WQ_DEFAULT_MODE;          ///< permission bits, exact
     open_mode open = open_mode::open_or_create;
+    /// Open a queue whose file belongs to another user (WQ_ALLOW_OTHER_OWNER).
+    bool allow_other_owner = false;
 
     wq_options to_c() const noexcept {
         wq_options c{};
         c.capacity = capacity;
         c.max_message_size = max_message_size;
         c.mode = mode;
-        c.flags = static_cast<std::uint32_t>(open);
+        c.flags = static_cast<std::uint32_t>(open) | (allow_other_owner ? WQ_ALLOW_OTHER_OWNER : 0u);
         return c;
     }
 };
@@ -161,6 +166,8 @@ namespace detail {
         throw os_error(code, operation, detail);
     case status::internal:
         throw internal_error(code, operation, detail);
+    case status::interrupted:
+        throw interrupted_error(code, operation, detail);
     }
     throw internal_error(code, operation,
                          detail.empty() ? "unexpected status " + std::to_string(code) : detail);
@@ -400,6 +407,16 @@ public:
         detail::check(wq_stats_get(handle_, &s), "wq_stats_get");
         return s;
     }
+
+    // ---- interrupting waits -----------------------------------------------
+
+    /// Ends every call of this process waiting on this handle with
+    /// wq::interrupted_error, and from then on every call that would have to
+    /// wait (calls that need no wait still succeed). Async-signal-safe: a
+    /// signal handler may call it.
+    void interrupt() const noexcept { wq_interrupt(handle_); }
+    /// Ends the interrupted state: calls wait again.
+    void interrupt_clear() const { detail::check(wq_interrupt_clear(handle_), "wq_interrupt_clear"); }
 
 private:
     explicit queue(wq_queue* handle) noexcept : handle_(handle) {}

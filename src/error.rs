@@ -1,14 +1,16 @@
-//! The one error type of the crate.
+//! The one error type of the crate, its typed causes, and error text that
+//! is built without aborting when the heap is exhausted.
 //!
 //! Every failure of the safe API is an [`Error`]; the C boundary maps each
-//! variant to exactly one `wq_status` (see [`Error::status_code`]).
+//! variant to exactly one `wq_status`.
 
+use std::fmt;
 use std::io;
 
 /// What went wrong in a queue operation.
 ///
 /// The variants correspond one-to-one to the C API's `wq_status` codes
-/// (`WQ_EMPTY` … `WQ_INTERNAL`).
+/// (`WQ_EMPTY` … `WQ_INTERRUPTED`).
 ///
 /// ```
 /// use wq::{Error, OpenMode, Options, Queue};
@@ -55,11 +57,12 @@ pub enum Error {
     },
     /// The name holds something that is not a wq queue of this layout.
     #[error("not a compatible wq queue: {0}")]
-    Incompatible(String),
+    Incompatible(Incompatible),
     /// Shared state failed validation.
     #[error("queue state is corrupted: {0}")]
-    Corrupted(String),
-    /// The operating system refused access.
+    Corrupted(Corrupted),
+    /// The operating system refused access, or the queue belongs to
+    /// another user (see [`Options::allow_other_owner`](crate::Options::allow_other_owner)).
     #[error("permission denied: {0}")]
     PermissionDenied(String),
     /// An operating-system call failed.
@@ -74,6 +77,79 @@ pub enum Error {
     /// A bug in wq (for example a caught panic); never expected.
     #[error("internal error: {0}")]
     Internal(String),
+    /// A call that would have waited was ended by
+    /// [`Queue::interrupt`](crate::Queue::interrupt).
+    #[error("interrupted: the queue handle was interrupted (Queue::interrupt / wq_interrupt)")]
+    Interrupted,
+}
+
+/// Why a name does not hold a usable queue ([`Error::Incompatible`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IncompatibleCause {
+    /// The file holds something else (wrong magic, too short, a directory).
+    NotAQueue,
+    /// A wq queue of another layout version.
+    OtherLayout {
+        /// The layout version found.
+        version: u32,
+    },
+    /// A wq queue of this layout that needs features this library lacks.
+    UnknownFeatures {
+        /// The feature bits this library does not know.
+        bits: u32,
+    },
+    /// An empty or zero-filled file: a creator that died before it wrote
+    /// anything, or something that is no wq queue at all.
+    Empty,
+    /// A wq queue whose creator never finished initialising it (it died,
+    /// or is stuck): it can never work, and removing it is safe.
+    Unfinished,
+}
+
+/// Why shared state failed validation ([`Error::Corrupted`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CorruptionCause {
+    /// The header's identity or geometry fails its checksum or is impossible.
+    Header,
+    /// The file is not as long as the header says, or was truncated under
+    /// an open handle.
+    Truncated,
+    /// The published ring positions are impossible.
+    Positions,
+    /// A record header in the ring is inconsistent.
+    Record,
+}
+
+/// The detail of an [`Error::Incompatible`]: a typed cause and a text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Incompatible {
+    /// What kind of incompatibility.
+    pub cause: IncompatibleCause,
+    /// A human-readable description.
+    pub detail: String,
+}
+
+/// The detail of an [`Error::Corrupted`]: a typed cause and a text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Corrupted {
+    /// What failed validation.
+    pub cause: CorruptionCause,
+    /// A human-readable description.
+    pub detail: String,
+}
+
+impl fmt::Display for Incompatible {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.detail)
+    }
+}
+
+impl fmt::Display for Corrupted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.detail)
+    }
 }
 
 impl Error {
@@ -90,12 +166,121 @@ impl Error {
     pub(crate) fn os(call: &'static str, source: io::Error) -> Error {
         match source.raw_os_error() {
             Some(libc::EACCES) | Some(libc::EPERM) => {
-                Error::PermissionDenied(format!("{call}: {source}"))
+                Error::PermissionDenied(text(format_args!("{call}: {source}")))
             }
             _ => Error::System { call, source },
         }
+    }
+
+    /// An [`Error::System`] from an errno value.
+    pub(crate) fn errno(call: &'static str, errno: i32) -> Error {
+        Error::System {
+            call,
+            source: io::Error::from_raw_os_error(errno),
+        }
+    }
+
+    pub(crate) fn incompatible(cause: IncompatibleCause, detail: fmt::Arguments<'_>) -> Error {
+        Error::Incompatible(Incompatible {
+            cause,
+            detail: text(detail),
+        })
+    }
+
+    pub(crate) fn corrupted(cause: CorruptionCause, detail: fmt::Arguments<'_>) -> Error {
+        Error::Corrupted(Corrupted {
+            cause,
+            detail: text(detail),
+        })
+    }
+
+    pub(crate) fn invalid(detail: fmt::Arguments<'_>) -> Error {
+        Error::InvalidArgument(text(detail))
     }
 }
 
 /// Shorthand for results of wq operations.
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// Formats `args` into a new `String` without aborting when memory runs
+/// out: the text is cut short instead (error paths must not turn heap
+/// exhaustion into an abort).
+pub(crate) fn text(args: fmt::Arguments<'_>) -> String {
+    struct Fallible(String);
+    impl fmt::Write for Fallible {
+        fn write_str(&mut self, s: &str) -> fmt::Result {
+            self.0.try_reserve(s.len()).map_err(|_| fmt::Error)?;
+            self.0.push_str(s);
+            Ok(())
+        }
+    }
+    let mut out = Fallible(String::new());
+    let _ = fmt::write(&mut out, args);
+    out.0
+}
+
+/// A fixed buffer that `fmt::Write` fills, cutting the text short when it
+/// is full: text built without the heap (paths, `wq_last_error`).
+pub(crate) struct FixedText<const N: usize> {
+    buf: [u8; N],
+    len: usize,
+}
+
+impl<const N: usize> FixedText<N> {
+    /// An empty text.
+    pub const fn new() -> FixedText<N> {
+        FixedText {
+            buf: [0; N],
+            len: 0,
+        }
+    }
+
+    /// Replaces the text by `args`, cut at a character boundary to leave
+    /// room for a terminating NUL.
+    pub fn set(&mut self, args: fmt::Arguments<'_>) {
+        self.len = 0;
+        let _ = fmt::write(self, args);
+        self.buf[self.len] = 0;
+    }
+
+    /// The text with its terminating NUL.
+    pub fn as_bytes_with_nul(&self) -> &[u8] {
+        &self.buf[..=self.len]
+    }
+}
+
+impl<const N: usize> fmt::Write for FixedText<N> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let room = N - 1 - self.len;
+        let mut take = s.len().min(room);
+        while !s.is_char_boundary(take) {
+            take -= 1;
+        }
+        self.buf[self.len..self.len + take].copy_from_slice(&s.as_bytes()[..take]);
+        self.len += take;
+        if take < s.len() {
+            Err(fmt::Error)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fixed_text_cuts_at_a_character_boundary_and_ends_with_nul() {
+        let mut t = FixedText::<8>::new();
+        t.set(format_args!("ab{}", "ééé"));
+        assert_eq!(t.as_bytes_with_nul(), "abéé\0".as_bytes() as &[u8]);
+        t.set(format_args!("x"));
+        assert_eq!(t.as_bytes_with_nul(), b"x\0");
+    }
+
+    #[test]
+    fn text_formats() {
+        assert_eq!(text(format_args!("{}-{}", 1, "a")), "1-a");
+    }
+}

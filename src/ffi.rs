@@ -5,14 +5,18 @@
 //! queue logic. Every export runs its body through [`guard`], which catches
 //! panics (returning `WQ_INTERNAL`) and records the failure text that
 //! `wq_last_error()` returns.
+//!
+//! No wq call is a cancellation point: thread cancellation is disabled
+//! inside the calls that make system calls glibc could cancel (opening,
+//! closing, removing), and the others make none.
 #![allow(non_camel_case_types)]
 
 use std::cell::RefCell;
-use std::ffi::{CStr, CString, c_char, c_void};
+use std::ffi::{CStr, c_char, c_void};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Duration;
 
-use crate::error::Error;
+use crate::error::{Error, FixedText};
 use crate::{OpenMode, Options, Queue, Span, Stats};
 
 /// Result code of every fallible wq call. `WQ_OK` (0) is success.
@@ -47,6 +51,8 @@ pub const WQ_PERMISSION_DENIED: wq_status = 10;
 pub const WQ_SYSTEM_ERROR: wq_status = 11;
 /// A bug (e.g. a caught Rust panic); never expected.
 pub const WQ_INTERNAL: wq_status = 12;
+/// A call that would have waited was ended by `wq_interrupt`.
+pub const WQ_INTERRUPTED: wq_status = 13;
 
 /// `wq_options.flags`: open the queue, creating it if it does not exist (default).
 pub const WQ_OPEN_OR_CREATE: u32 = 0;
@@ -54,6 +60,14 @@ pub const WQ_OPEN_OR_CREATE: u32 = 0;
 pub const WQ_CREATE_ONLY: u32 = 1;
 /// `wq_options.flags`: open an existing queue; `WQ_NOT_FOUND` if there is none.
 pub const WQ_OPEN_ONLY: u32 = 2;
+/// `wq_options.flags` bit (ORed with the open mode): open an existing queue
+/// even when its file belongs to a uid other than the caller's effective uid
+/// or root. Without it such a queue is `WQ_PERMISSION_DENIED`, and
+/// `wq_last_error()` names the owner: another user may have created the name
+/// first to read the caller's tasks and inject its own.
+pub const WQ_ALLOW_OTHER_OWNER: u32 = 0x100;
+/// The bits of `wq_options.flags` that hold the open mode.
+const OPEN_MODE_MASK: u32 = 0xff;
 
 /// `timeout_ns`: return at once. The queue's lock is still waited for, but at
 /// most 250 ms (a peer holds it only for the length of one copy).
@@ -137,15 +151,24 @@ const _: () = {
     assert!(std::mem::offset_of!(wq_span, len) == std::mem::offset_of!(Span, len));
 };
 
-/// Detail of the calling thread's last failed call.
-enum LastError {
-    None,
-    Static(&'static CStr),
-    Owned(CString),
+/// Room for the detail of one failure (longer texts are cut short).
+const DETAIL_BYTES: usize = 1024;
+
+/// Detail of the calling thread's last failed call, kept without the heap
+/// so that reporting a failure never fails for lack of memory.
+struct LastError {
+    /// A static text, or `None` when `text` holds the detail.
+    fixed: Option<&'static CStr>,
+    text: FixedText<DETAIL_BYTES>,
 }
 
 thread_local! {
-    static LAST_ERROR: RefCell<LastError> = const { RefCell::new(LastError::None) };
+    static LAST_ERROR: RefCell<LastError> = const {
+        RefCell::new(LastError {
+            fixed: Some(c""),
+            text: FixedText::new(),
+        })
+    };
 }
 
 /// The one mapping from [`Error`] to `wq_status`.
@@ -163,23 +186,17 @@ fn status_of(err: &Error) -> wq_status {
         Error::PermissionDenied(_) => WQ_PERMISSION_DENIED,
         Error::System { .. } => WQ_SYSTEM_ERROR,
         Error::Internal(_) => WQ_INTERNAL,
+        Error::Interrupted => WQ_INTERRUPTED,
     }
 }
 
 /// Records `err` as this thread's last error (and errno for OS failures).
 fn record(err: &Error) {
-    let detail = match err {
-        // The hot "nothing to do" outcomes of polling loops allocate nothing.
-        Error::Empty => {
-            LastError::Static(c"the queue is empty (no message arrived within the timeout)")
-        }
-        Error::Full => {
-            LastError::Static(c"the queue is full (no room appeared within the timeout)")
-        }
-        other => LastError::Owned(
-            CString::new(other.to_string().replace('\0', " "))
-                .unwrap_or_else(|_| c"unprintable error".to_owned()),
-        ),
+    let fixed = match err {
+        // The hot "nothing to do" outcomes of polling loops format nothing.
+        Error::Empty => Some(c"the queue is empty (no message arrived within the timeout)"),
+        Error::Full => Some(c"the queue is full (no room appeared within the timeout)"),
+        _ => None,
     };
     if let Some(errno) = err.raw_os_error() {
         // SAFETY: __errno_location returns a valid pointer to this thread's errno.
@@ -187,7 +204,13 @@ fn record(err: &Error) {
     }
     // During thread or process teardown (an atexit handler) the slot may be
     // gone already: the status alone must do then.
-    let _ = LAST_ERROR.try_with(|slot| *slot.borrow_mut() = detail);
+    let _ = LAST_ERROR.try_with(|slot| {
+        let mut slot = slot.borrow_mut();
+        slot.fixed = fixed;
+        if fixed.is_none() {
+            slot.text.set(format_args!("{err}"));
+        }
+    });
 }
 
 /// Runs one export's body: catches panics and maps the outcome to `wq_status`.
@@ -210,7 +233,7 @@ fn guard(body: impl FnOnce() -> Result<(), Error>) -> wq_status {
 }
 
 fn invalid(what: &str) -> Error {
-    Error::InvalidArgument(what.to_owned())
+    Error::invalid(format_args!("{what}"))
 }
 
 /// Converts a C timeout (negative = forever) to the Rust API's.
@@ -252,7 +275,9 @@ unsafe fn bytes_arg<'a>(data: *const c_void, len: usize, what: &str) -> Result<&
         return Ok(&[]);
     }
     if data.is_null() {
-        return Err(invalid(&format!("{what} is NULL but its length is {len}")));
+        return Err(Error::invalid(format_args!(
+            "{what} is NULL but its length is {len}"
+        )));
     }
     // SAFETY: non-NULL and, by the caller's contract, valid for `len` bytes.
     Ok(unsafe { std::slice::from_raw_parts(data.cast::<u8>(), len) })
@@ -274,17 +299,26 @@ unsafe fn buf_arg<'a>(buf: *mut c_void, cap: usize) -> Result<&'a mut [u8], Erro
 }
 
 fn options_from_c(o: &wq_options) -> Result<Options, Error> {
-    let open_mode = match o.flags {
-        WQ_OPEN_OR_CREATE => OpenMode::OpenOrCreate,
-        WQ_CREATE_ONLY => OpenMode::CreateOnly,
-        WQ_OPEN_ONLY => OpenMode::OpenOnly,
-        other => return Err(invalid(&format!("unknown flags value {other}"))),
+    let unknown = o.flags & !(OPEN_MODE_MASK | WQ_ALLOW_OTHER_OWNER);
+    let open_mode = match o.flags & OPEN_MODE_MASK {
+        _ if unknown != 0 => None,
+        WQ_OPEN_OR_CREATE => Some(OpenMode::OpenOrCreate),
+        WQ_CREATE_ONLY => Some(OpenMode::CreateOnly),
+        WQ_OPEN_ONLY => Some(OpenMode::OpenOnly),
+        _ => None,
+    };
+    let Some(open_mode) = open_mode else {
+        return Err(Error::invalid(format_args!(
+            "unknown flags value {:#x} (an open mode 0..=2, optionally ORed with WQ_ALLOW_OTHER_OWNER)",
+            o.flags
+        )));
     };
     Ok(Options {
         capacity: o.capacity,
         max_message_size: o.max_message_size,
         mode: o.mode,
         open_mode,
+        allow_other_owner: o.flags & WQ_ALLOW_OTHER_OWNER != 0,
     })
 }
 
@@ -298,6 +332,21 @@ fn stats_to_c(s: Stats) -> wq_stats {
         popped_total: s.popped_total,
         recoveries: s.recoveries,
     }
+}
+
+/// Moves `queue` to the heap as a C handle, reporting a failed allocation
+/// as `ENOMEM` instead of aborting.
+fn new_handle(queue: Queue) -> Result<*mut wq_queue, Error> {
+    let layout = std::alloc::Layout::new::<wq_queue>();
+    // SAFETY: `wq_queue` is not zero-sized.
+    let raw = unsafe { std::alloc::alloc(layout) }.cast::<wq_queue>();
+    if raw.is_null() {
+        return Err(Error::errno("allocating a queue handle", libc::ENOMEM));
+    }
+    // SAFETY: `raw` is valid for writing one `wq_queue`; it is later freed by
+    // `Box::from_raw` in `wq_close`, with the same layout.
+    unsafe { raw.write(wq_queue(queue)) };
+    Ok(raw)
 }
 
 /// A `wq_iovec` from a `wq_push_batch` caller, viewed as bytes in place (no
@@ -379,7 +428,7 @@ pub unsafe extern "C" fn wq_open(
             None => Options::default(),
         };
         let queue = Queue::open(name, &options)?;
-        let handle = Box::into_raw(Box::new(wq_queue(queue)));
+        let handle = new_handle(queue)?;
         // SAFETY: `out` is non-NULL (checked above) and writable by contract.
         unsafe { *out = handle };
         Ok(())
@@ -495,7 +544,7 @@ pub unsafe extern "C" fn wq_push_batch(
             unsafe { std::slice::from_raw_parts(msgs, count) }
         };
         if let Some(v) = iovecs.iter().find(|v| v.data.is_null() && v.len > 0) {
-            return Err(invalid(&format!(
+            return Err(Error::invalid(format_args!(
                 "a wq_iovec has NULL data and length {}",
                 v.len
             )));
@@ -608,6 +657,49 @@ pub unsafe extern "C" fn wq_close(q: *mut wq_queue) {
     }));
 }
 
+/// Interrupts the handle `q` in this process: every call waiting on it (for
+/// messages, for room or for a lock) returns `WQ_INTERRUPTED`, and from then
+/// on so does every call on `q` that would have to wait; calls that need no
+/// wait still succeed, so a worker can drain what is queued. Other handles
+/// and other processes are not affected. `wq_interrupt_clear` ends it.
+///
+/// Async-signal-safe: a signal handler may call it (a signal alone never
+/// ends a wait). It never sets `wq_last_error()` and keeps `errno`.
+///
+/// # Errors
+/// `WQ_INVALID_ARGUMENT` (NULL `q`).
+///
+/// # Safety
+/// `q` must be NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wq_interrupt(q: *mut wq_queue) -> wq_status {
+    // Not through `guard`: nothing here may allocate or touch thread-locals.
+    // SAFETY: the caller guarantees a non-NULL `q` is a live handle.
+    match unsafe { q.as_ref() } {
+        Some(q) => {
+            q.0.interrupt();
+            WQ_OK
+        }
+        None => WQ_INVALID_ARGUMENT,
+    }
+}
+
+/// Ends the interrupted state of `q` that `wq_interrupt` set: calls wait again.
+///
+/// # Errors
+/// `WQ_INVALID_ARGUMENT` (NULL `q`).
+///
+/// # Safety
+/// `q` must be NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wq_interrupt_clear(q: *mut wq_queue) -> wq_status {
+    guard(|| {
+        // SAFETY: the caller guarantees `q` is NULL or live.
+        unsafe { queue_arg(q) }?.interrupt_clear();
+        Ok(())
+    })
+}
+
 /// Removes the queue `name`: unlinks it so that later opens create a new one.
 /// Handles already open keep working on the old queue.
 ///
@@ -643,6 +735,7 @@ pub extern "C" fn wq_status_str(s: wq_status) -> *const c_char {
         WQ_PERMISSION_DENIED => c"permission denied",
         WQ_SYSTEM_ERROR => c"system error",
         WQ_INTERNAL => c"internal error",
+        WQ_INTERRUPTED => c"interrupted",
         _ => c"unknown status",
     };
     text.as_ptr()
@@ -654,10 +747,12 @@ pub extern "C" fn wq_status_str(s: wq_status) -> *const c_char {
 pub extern "C" fn wq_last_error() -> *const c_char {
     catch_unwind(|| {
         LAST_ERROR
-            .try_with(|slot| match &*slot.borrow() {
-                LastError::None => c"".as_ptr(),
-                LastError::Static(s) => s.as_ptr(),
-                LastError::Owned(s) => s.as_ptr(),
+            .try_with(|slot| {
+                let slot = slot.borrow();
+                match slot.fixed {
+                    Some(s) => s.as_ptr(),
+                    None => slot.text.as_bytes_with_nul().as_ptr().cast(),
+                }
             })
             .unwrap_or(c"".as_ptr())
     })

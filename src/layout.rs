@@ -1,28 +1,50 @@
-//! The `#[repr(C)]` header at the start of every queue segment: magic,
-//! layout version, geometry, the two locks and the ring positions; how it is
-//! initialised and how an opener validates it.
+//! The `#[repr(C)]` layout of every queue segment: the header (magic,
+//! layout version, feature words, geometry, the two side locks, the ring
+//! positions, the wake-up words), the identity table that follows it, and
+//! how a creator initialises and an opener validates them.
 //!
-//! Every field is an atomic (or the pthread mutex inside an `UnsafeCell`):
-//! other processes write the segment concurrently, and a peer may scribble
-//! over it, so no plain Rust reference to segment bytes is ever formed.
+//! ```text
+//! 0       header (one page)
+//! 4096    identity table: IDENTITY_SLOTS slots of 16 bytes
+//! 69632   message storage (the ring): `capacity` bytes
+//! ```
+//!
+//! Every field is an atomic: other processes write the segment
+//! concurrently, and a peer may scribble over it, so no plain Rust
+//! reference to segment bytes is ever formed. Nothing in the segment is a
+//! pointer or libc state: the locks are wq's own 32-bit words.
 
-use std::cell::UnsafeCell;
 use std::mem::{align_of, offset_of, size_of};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-use crate::error::{Error, Result};
-use crate::sys::{self, RawMutex};
+use crate::error::{CorruptionCause, Error, IncompatibleCause, Result};
 
-/// "WQ-SHMQ1" in little-endian: the first 8 bytes of every wq segment.
+/// "WQ-SHMQ1" in little-endian: the first 8 bytes of every wq segment, of
+/// every layout version.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"WQ-SHMQ1");
 /// Version of this header layout and record format, independent of the
-/// crate version. Bumped on any incompatible change.
-pub const LAYOUT_VERSION: u32 = 1;
-/// Value of `ready` once the creator has finished initialising.
+/// crate version. Bumped on any change older readers cannot handle.
+pub const LAYOUT_VERSION: u32 = 2;
+/// `state` once the creator has finished initialising.
 pub const READY: u32 = 0x5245_4459;
-/// Offset of the message storage: the header rounded up to a page.
-pub const DATA_OFFSET: u64 = 4096;
-/// Bytes of each record's header (length and its complement).
+/// `state` while a creator initialises (the geometry is already written).
+pub const CREATING: u32 = 0x4352_4541;
+/// Feature bits (ext4-style) this library understands in each word:
+/// `incompat` (a reader must understand every bit, or refuse the queue),
+/// `ro_compat` (a reader that does not understand a bit may only read; wq
+/// always writes, so it refuses too) and `compat` (may be ignored). Layout
+/// 2 defines none yet; leases and zero-copy will add theirs.
+pub const KNOWN_INCOMPAT: u32 = 0;
+/// See [`KNOWN_INCOMPAT`].
+pub const KNOWN_RO_COMPAT: u32 = 0;
+/// Offset of the identity table: right after the header page.
+pub const IDENTITY_OFFSET: u64 = 4096;
+/// Slots in the identity table: at most this many handles may be attached
+/// to one queue at once.
+pub const IDENTITY_SLOTS: u32 = 4096;
+/// Offset of the message storage.
+pub const DATA_OFFSET: u64 = IDENTITY_OFFSET + IDENTITY_SLOTS as u64 * size_of::<Slot>() as u64;
+/// Bytes of each record's header.
 pub const RECORD_HEADER: u64 = 8;
 /// Record lengths are multiples of this.
 pub const ALIGN: u64 = 8;
@@ -38,8 +60,10 @@ pub const MAX_MESSAGE_LIMIT: u64 = u32::MAX as u64 - (ALIGN - 1);
 /// code serves both.
 #[repr(C, align(64))]
 pub struct Side {
-    /// Robust, process-shared mutex serialising this side.
-    pub lock: UnsafeCell<RawMutex>,
+    /// wq's lock word: the holder's identity token and a waiters bit (see
+    /// [`crate::lock`]); 0 when free.
+    pub lock: AtomicU32,
+    _pad: AtomicU32,
     /// Last value of the other side's position seen by this side.
     pub cached_peer: AtomicU64,
     /// This side's position when the lock holder began its update.
@@ -68,6 +92,20 @@ pub struct EventWord {
     pub waiting: AtomicU32,
 }
 
+/// One slot of the identity table: the handle attached through it is alive
+/// while some open file description holds the kernel lock on the slot's
+/// byte (see [`crate::liveness`]).
+#[repr(C)]
+pub struct Slot {
+    /// Odd while attached, even once detached; bumped by every attach and
+    /// detach, so a token names one attachment only.
+    pub generation: AtomicU32,
+    /// The attaching process's pid in its own namespace: a hint for humans
+    /// (`wq ls`), never an identity.
+    pub pid_hint: AtomicU32,
+    _reserved: AtomicU64,
+}
+
 /// The segment header. Identity and geometry are written once, before the
 /// segment is published, and are protected by `check`.
 #[repr(C, align(64))]
@@ -78,19 +116,30 @@ pub struct Header {
     pub layout_version: AtomicU32,
     /// `size_of::<Header>()` of the creator.
     pub header_size: AtomicU32,
+    /// Features a reader must understand.
+    pub incompat: AtomicU32,
+    /// Features a reader must understand to write.
+    pub ro_compat: AtomicU32,
+    /// Features a reader may ignore.
+    pub compat: AtomicU32,
+    /// [`CREATING`], then [`READY`].
+    pub state: AtomicU32,
     /// Bytes of message storage (a multiple of [`ALIGN`]).
     pub capacity: AtomicU64,
     /// Effective maximum message size.
     pub max_message_size: AtomicU64,
     /// Offset of the message storage from the start of the segment.
     pub data_offset: AtomicU64,
-    /// Checksum over the identity and geometry fields.
+    /// Offset of the identity table.
+    pub identity_offset: AtomicU64,
+    /// Slots in the identity table.
+    pub identity_slots: AtomicU32,
+    _reserved0: AtomicU32,
+    /// Checksum over the identity, feature and geometry fields.
     pub check: AtomicU64,
-    /// [`READY`] once initialised.
-    pub ready: AtomicU32,
-    _reserved: AtomicU32,
     /// Times a dead lock owner was detected and recovered.
     pub recoveries: AtomicU64,
+    _reserved: [AtomicU64; 5],
     /// Producer side: lock, pushed total.
     pub producer: Side,
     /// Where the next record is written; published after the record.
@@ -107,30 +156,35 @@ pub struct Header {
 
 // The layout lives in shared memory: it must not drift silently.
 const _: () = {
-    assert!(
-        size_of::<RawMutex>() == 40,
-        "x86_64/aarch64 glibc pthread_mutex_t"
-    );
-    assert!(size_of::<Side>() == 128 && align_of::<Side>() == 64);
+    assert!(size_of::<Side>() == 64 && align_of::<Side>() == 64);
+    assert!(offset_of!(Side, lock) == 0);
+    assert!(offset_of!(Side, total) == 32);
     assert!(size_of::<Position>() == 64);
     assert!(size_of::<EventWord>() == 64);
+    assert!(size_of::<Slot>() == 16);
     assert!(offset_of!(Header, magic) == 0);
     assert!(offset_of!(Header, layout_version) == 8);
     assert!(offset_of!(Header, header_size) == 12);
-    assert!(offset_of!(Header, capacity) == 16);
-    assert!(offset_of!(Header, max_message_size) == 24);
-    assert!(offset_of!(Header, data_offset) == 32);
-    assert!(offset_of!(Header, check) == 40);
-    assert!(offset_of!(Header, ready) == 48);
-    assert!(offset_of!(Header, recoveries) == 56);
-    assert!(offset_of!(Header, producer) == 64);
+    assert!(offset_of!(Header, incompat) == 16);
+    assert!(offset_of!(Header, ro_compat) == 20);
+    assert!(offset_of!(Header, compat) == 24);
+    assert!(offset_of!(Header, state) == 28);
+    assert!(offset_of!(Header, capacity) == 32);
+    assert!(offset_of!(Header, max_message_size) == 40);
+    assert!(offset_of!(Header, data_offset) == 48);
+    assert!(offset_of!(Header, identity_offset) == 56);
+    assert!(offset_of!(Header, identity_slots) == 64);
+    assert!(offset_of!(Header, check) == 72);
+    assert!(offset_of!(Header, recoveries) == 80);
+    assert!(offset_of!(Header, producer) == 128);
     assert!(offset_of!(Header, tail) == 192);
     assert!(offset_of!(Header, consumer) == 256);
-    assert!(offset_of!(Header, head) == 384);
-    assert!(offset_of!(Header, not_empty) == 448);
-    assert!(offset_of!(Header, not_full) == 512);
-    assert!(size_of::<Header>() == 576);
-    assert!(size_of::<Header>() as u64 <= DATA_OFFSET);
+    assert!(offset_of!(Header, head) == 320);
+    assert!(offset_of!(Header, not_empty) == 384);
+    assert!(offset_of!(Header, not_full) == 448);
+    assert!(size_of::<Header>() == 512);
+    assert!(size_of::<Header>() as u64 <= IDENTITY_OFFSET);
+    assert!(DATA_OFFSET == 69632 && DATA_OFFSET % 4096 == 0);
 };
 
 /// The validated, immutable shape of a queue, kept by each handle so that
@@ -153,7 +207,7 @@ impl Geometry {
     /// [`MIN_CAPACITY`]..=[`MAX_CAPACITY`] or a message size that could never fit.
     pub fn for_creation(capacity: u64, max_message_size: u64) -> Result<Geometry> {
         if !(MIN_CAPACITY..=MAX_CAPACITY).contains(&capacity) {
-            return Err(Error::InvalidArgument(format!(
+            return Err(Error::invalid(format_args!(
                 "capacity {capacity} is outside {MIN_CAPACITY}..={MAX_CAPACITY} bytes"
             )));
         }
@@ -163,7 +217,7 @@ impl Geometry {
             0 => fits,
             m if m <= fits => m,
             m => {
-                return Err(Error::InvalidArgument(format!(
+                return Err(Error::invalid(format_args!(
                     "max_message_size {m} can never fit in a queue of capacity {capacity} (at most {fits})"
                 )));
             }
@@ -174,20 +228,24 @@ impl Geometry {
         })
     }
 
-    /// Total segment size: header page plus storage.
+    /// Total segment size: header page, identity table and storage.
     pub fn segment_len(&self) -> u64 {
         DATA_OFFSET + self.capacity
     }
 
     fn checksum(&self) -> u64 {
-        // FNV-1a over the identity and geometry words.
+        // FNV-1a over the identity, feature and geometry words.
         [
             MAGIC,
             u64::from(LAYOUT_VERSION),
             size_of::<Header>() as u64,
+            u64::from(KNOWN_INCOMPAT),
+            u64::from(KNOWN_RO_COMPAT),
             self.capacity,
             self.max_message_size,
             DATA_OFFSET,
+            IDENTITY_OFFSET,
+            u64::from(IDENTITY_SLOTS),
         ]
         .iter()
         .flat_map(|w| w.to_le_bytes())
@@ -197,75 +255,124 @@ impl Geometry {
     }
 }
 
+/// How far a validated segment's creator got.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    /// Its identity and geometry are written; its storage may not be
+    /// allocated yet.
+    Creating,
+    /// Complete and usable.
+    Ready,
+}
+
 impl Header {
-    /// Initialises a freshly created, zero-filled, not yet published segment.
-    ///
-    /// # Safety
-    /// `header` must point to a zero-filled, writable mapping of at least
-    /// `size_of::<Header>()` bytes that no other process can see yet.
-    ///
-    /// # Errors
-    /// [`Error::System`] if a mutex cannot be initialised.
-    pub unsafe fn init(header: *mut Header, geometry: &Geometry) -> Result<()> {
-        // SAFETY: the caller guarantees a valid, exclusive mapping.
-        let h = unsafe { &*header };
-        for side in [&h.producer, &h.consumer] {
-            // SAFETY: the mutex memory is mapped, writable and unused (caller's contract).
-            unsafe { sys::mutex_init(side.lock.get()) }.map_err(|errno| Error::System {
-                call: "pthread_mutex_init",
-                source: std::io::Error::from_raw_os_error(errno),
-            })?;
-        }
-        h.magic.store(MAGIC, Ordering::Relaxed);
-        h.layout_version.store(LAYOUT_VERSION, Ordering::Relaxed);
-        h.header_size
+    /// Writes the identity, features and geometry of a segment being
+    /// created and marks it [`CREATING`]. The rest of a fresh segment is
+    /// zero, which is its initial state.
+    pub fn mark_creating(&self, geometry: &Geometry) {
+        self.magic.store(MAGIC, Ordering::Relaxed);
+        self.layout_version.store(LAYOUT_VERSION, Ordering::Relaxed);
+        self.header_size
             .store(size_of::<Header>() as u32, Ordering::Relaxed);
-        h.capacity.store(geometry.capacity, Ordering::Relaxed);
-        h.max_message_size
+        self.incompat.store(KNOWN_INCOMPAT, Ordering::Relaxed);
+        self.ro_compat.store(KNOWN_RO_COMPAT, Ordering::Relaxed);
+        self.compat.store(0, Ordering::Relaxed);
+        self.capacity.store(geometry.capacity, Ordering::Relaxed);
+        self.max_message_size
             .store(geometry.max_message_size, Ordering::Relaxed);
-        h.data_offset.store(DATA_OFFSET, Ordering::Relaxed);
-        h.check.store(geometry.checksum(), Ordering::Relaxed);
-        h.ready.store(READY, Ordering::Release);
-        Ok(())
+        self.data_offset.store(DATA_OFFSET, Ordering::Relaxed);
+        self.identity_offset
+            .store(IDENTITY_OFFSET, Ordering::Relaxed);
+        self.identity_slots.store(IDENTITY_SLOTS, Ordering::Relaxed);
+        self.check.store(geometry.checksum(), Ordering::Relaxed);
+        self.state.store(CREATING, Ordering::Release);
+    }
+
+    /// Publishes a segment whose storage is allocated as ready.
+    pub fn mark_ready(&self) {
+        self.state.store(READY, Ordering::Release);
     }
 
     /// Validates the identity and geometry of a segment of `file_len` bytes,
-    /// reading each field once.
+    /// reading each field once, and says how far its creator got.
     ///
     /// # Errors
-    /// [`Error::Incompatible`] for a foreign or other-version segment or one
-    /// that never finished initialising; [`Error::Corrupted`] when the
-    /// geometry fails its checksum or does not match the file size.
-    pub fn validate(&self, file_len: u64) -> Result<Geometry> {
+    /// [`Error::Incompatible`] for a foreign or other-version segment, one
+    /// needing unknown features, or one whose creator has not written its
+    /// geometry yet ([`IncompatibleCause::Unfinished`]); [`Error::Corrupted`]
+    /// when the geometry fails its checksum or does not match the file size.
+    pub fn validate(&self, file_len: u64) -> Result<(Geometry, Stage)> {
         let magic = self.magic.load(Ordering::Relaxed);
         if magic != MAGIC {
-            return Err(Error::Incompatible(if magic == 0 {
-                "the segment is empty or never finished initialising".to_owned()
+            return Err(if magic == 0 {
+                Error::incompatible(
+                    IncompatibleCause::Empty,
+                    format_args!(
+                        "the file is empty or zero-filled: no wq queue, or one whose creator died before writing it (remove it to start over)"
+                    ),
+                )
             } else {
-                format!("bad magic {magic:#018x}: not a wq queue")
-            }));
+                Error::incompatible(
+                    IncompatibleCause::NotAQueue,
+                    format_args!("bad magic {magic:#018x}: not a wq queue"),
+                )
+            });
         }
         let version = self.layout_version.load(Ordering::Relaxed);
-        let header_size = self.header_size.load(Ordering::Relaxed);
-        if version != LAYOUT_VERSION || header_size as usize != size_of::<Header>() {
-            return Err(Error::Incompatible(format!(
-                "layout version {version} (header {header_size} bytes); this library reads version {LAYOUT_VERSION} ({} bytes)",
-                size_of::<Header>()
-            )));
-        }
-        if self.ready.load(Ordering::Acquire) != READY {
-            return Err(Error::Incompatible(
-                "the segment never finished initialising".to_owned(),
+        if version != LAYOUT_VERSION {
+            return Err(Error::incompatible(
+                IncompatibleCause::OtherLayout { version },
+                format_args!(
+                    "the queue has layout version {version}{}; this library reads layout {LAYOUT_VERSION} only (drain it with the wq that made it, or remove it)",
+                    if version < LAYOUT_VERSION {
+                        " (made by an older wq)"
+                    } else {
+                        " (made by a newer wq)"
+                    }
+                ),
             ));
         }
+        let header_size = self.header_size.load(Ordering::Relaxed);
+        if header_size as usize != size_of::<Header>() {
+            return Err(Error::corrupted(
+                CorruptionCause::Header,
+                format_args!("header size {header_size}, not {}", size_of::<Header>()),
+            ));
+        }
+        let unknown_incompat = self.incompat.load(Ordering::Relaxed) & !KNOWN_INCOMPAT;
+        let unknown_ro = self.ro_compat.load(Ordering::Relaxed) & !KNOWN_RO_COMPAT;
+        if unknown_incompat | unknown_ro != 0 {
+            return Err(Error::incompatible(
+                IncompatibleCause::UnknownFeatures {
+                    bits: unknown_incompat | unknown_ro,
+                },
+                format_args!(
+                    "the queue uses features this library does not know (incompat {unknown_incompat:#x}, ro_compat {unknown_ro:#x}): made by a newer wq"
+                ),
+            ));
+        }
+        let stage = match self.state.load(Ordering::Acquire) {
+            READY => Stage::Ready,
+            CREATING => Stage::Creating,
+            0 => return Err(unfinished()),
+            other => {
+                return Err(Error::corrupted(
+                    CorruptionCause::Header,
+                    format_args!("impossible state word {other:#x}"),
+                ));
+            }
+        };
         let geometry = Geometry {
             capacity: self.capacity.load(Ordering::Relaxed),
             max_message_size: self.max_message_size.load(Ordering::Relaxed),
         };
-        let data_offset = self.data_offset.load(Ordering::Relaxed);
-        if data_offset != DATA_OFFSET || self.check.load(Ordering::Relaxed) != geometry.checksum() {
-            return Err(Error::Corrupted(
-                "the header's geometry fails its checksum".to_owned(),
+        let offsets_ok = self.data_offset.load(Ordering::Relaxed) == DATA_OFFSET
+            && self.identity_offset.load(Ordering::Relaxed) == IDENTITY_OFFSET
+            && self.identity_slots.load(Ordering::Relaxed) == IDENTITY_SLOTS;
+        if !offsets_ok || self.check.load(Ordering::Relaxed) != geometry.checksum() {
+            return Err(Error::corrupted(
+                CorruptionCause::Header,
+                format_args!("the header's geometry fails its checksum"),
             ));
         }
         let sane = (MIN_CAPACITY..=MAX_CAPACITY).contains(&geometry.capacity)
@@ -273,18 +380,32 @@ impl Header {
             && geometry.max_message_size
                 <= (geometry.capacity - RECORD_HEADER).min(MAX_MESSAGE_LIMIT);
         if !sane {
-            return Err(Error::Corrupted(format!(
-                "impossible geometry {geometry:?}"
-            )));
+            return Err(Error::corrupted(
+                CorruptionCause::Header,
+                format_args!("impossible geometry {geometry:?}"),
+            ));
         }
         if geometry.segment_len() != file_len {
-            return Err(Error::Corrupted(format!(
-                "segment is {file_len} bytes but its header describes {}",
-                geometry.segment_len()
-            )));
+            return Err(Error::corrupted(
+                CorruptionCause::Truncated,
+                format_args!(
+                    "the segment is {file_len} bytes but its header describes {}",
+                    geometry.segment_len()
+                ),
+            ));
         }
-        Ok(geometry)
+        Ok((geometry, stage))
     }
+}
+
+/// The error for a wq segment whose creator never finished it.
+pub fn unfinished() -> Error {
+    Error::incompatible(
+        IncompatibleCause::Unfinished,
+        format_args!(
+            "the queue's creator never finished initialising it (remove it to start over)"
+        ),
+    )
 }
 
 #[cfg(test)]

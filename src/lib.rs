@@ -31,8 +31,12 @@
 
 mod error;
 pub mod ffi;
+mod handles;
 mod layout;
+mod liveness;
+mod lock;
 mod options;
+mod protocol;
 mod queue;
 mod ring;
 mod segment;
@@ -40,8 +44,9 @@ mod sink;
 mod sync;
 mod sys;
 
-pub use error::{Error, Result};
+pub use error::{Corrupted, CorruptionCause, Error, Incompatible, IncompatibleCause, Result};
 pub use options::{DEFAULT_CAPACITY, DEFAULT_MODE, OpenMode, Options};
-pub use queue::{Queue, Stats};
+pub use protocol::Stats;
+pub use queue::Queue;
 pub use segment::MAX_NAME_LEN;
 pub use sink::Span;

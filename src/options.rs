@@ -35,16 +35,25 @@ pub struct Options {
     pub mode: u32,
     /// Whether to open, create, or either.
     pub open_mode: OpenMode,
+    /// Open an existing queue even when its file belongs to another user
+    /// than this process's effective uid or root (`WQ_ALLOW_OTHER_OWNER`).
+    /// Off by default: another user can create a name in the
+    /// world-writable `/dev/shm` first, and would then read the tasks this
+    /// process pushes and inject its own. Turn it on for queues shared by
+    /// services of different users (mode 0660 and a common group).
+    pub allow_other_owner: bool,
 }
 
 impl Default for Options {
-    /// 32 MiB, the largest message that fits, mode 0600, open or create.
+    /// 32 MiB, the largest message that fits, mode 0600, open or create,
+    /// only queues of this user (or root).
     fn default() -> Options {
         Options {
             capacity: DEFAULT_CAPACITY,
             max_message_size: 0,
             mode: DEFAULT_MODE,
             open_mode: OpenMode::OpenOrCreate,
+            allow_other_owner: false,
         }
     }
 }

@@ -1,50 +1,15 @@
-//! The safe Rust API: [`Queue`] and its statistics.
-//!
-//! # Protocol
-//! Producers and consumers have a lock each (a robust mutex in their
-//! [`Side`]), so pushers and poppers never contend with each other. Under its
-//! lock a producer writes whole records after `tail` and then publishes the
-//! new `tail` (Release); a consumer copies records out from `head` and then
-//! publishes the new `head`. A record is therefore visible only once complete,
-//! and it is released for reuse only once copied out. The message totals are
-//! published after the positions; a lock holder first notes the position it
-//! started from and the total it will publish (`pending_*`), so that whoever
-//! takes over the lock of a killed holder can tell whether the update was
-//! published and finish it (see [`Queue::repair`]).
+//! The safe Rust API: [`Queue`], the documented face of the locked
+//! protocol in [`crate::protocol`].
 
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::layout::{Geometry, Header, Position, Side};
+use crate::layout::Geometry;
 use crate::options::{OpenMode, Options};
-use crate::ring::{self, Ring, record_len};
+use crate::protocol::{Handle, Stats};
 use crate::segment::{Name, Segment};
-use crate::sink::{IntoBatch, IntoSlice, IntoVec, Sink, Span};
-use crate::sync::{Deadline, Event, Guard, LockError};
-use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
-
-/// Bytes of progress (four cache lines) a waiter prefers to see before it
-/// takes over (see `sync::Event::wait_until`).
-const GATHER_BYTES: u64 = 256;
-
-/// A snapshot of a queue's counters (see [`Queue::stats`]).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Stats {
-    /// Messages queued now.
-    pub len: u64,
-    /// Bytes of `capacity` in use now (record headers included); 0 when empty.
-    pub bytes_used: u64,
-    /// Bytes of message storage.
-    pub capacity: u64,
-    /// Effective maximum message size.
-    pub max_message_size: u64,
-    /// Messages pushed since creation.
-    pub pushed_total: u64,
-    /// Messages popped since creation.
-    pub popped_total: u64,
-    /// Times a dead lock owner was detected and recovered.
-    pub recoveries: u64,
-}
+use crate::sink::{IntoBatch, IntoSlice, IntoVec, Span};
+use crate::sys;
 
 /// An open handle to a named shared-memory work queue.
 ///
@@ -66,9 +31,7 @@ pub struct Stats {
 /// # Ok::<(), wq::Error>(())
 /// ```
 pub struct Queue {
-    segment: Segment,
-    ring: Ring,
-    geometry: Geometry,
+    handle: Handle,
     name: Name,
 }
 
@@ -76,21 +39,9 @@ impl std::fmt::Debug for Queue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Queue")
             .field("name", &self.name.as_str())
-            .field("capacity", &self.geometry.capacity)
-            .field("max_message_size", &self.geometry.max_message_size)
+            .field("capacity", &self.handle.geometry().capacity)
+            .field("max_message_size", &self.handle.geometry().max_message_size)
             .finish()
-    }
-}
-
-/// Maps a lock failure: a timeout is the operation's own "nothing happened"
-/// outcome, anything else a broken queue.
-fn lock_failure(err: LockError, timed_out: Error) -> Error {
-    match err {
-        LockError::TimedOut => timed_out,
-        LockError::Broken(errno) => Error::Corrupted(format!(
-            "the queue's lock is unusable: {}",
-            std::io::Error::from_raw_os_error(errno)
-        )),
     }
 }
 
@@ -119,7 +70,7 @@ impl Queue {
     pub fn open(name: &str, options: &Options) -> Result<Queue> {
         let name = Name::parse(name)?;
         if options.mode > 0o777 {
-            return Err(Error::InvalidArgument(format!(
+            return Err(Error::invalid(format_args!(
                 "mode {:#o} has bits beyond 0o777",
                 options.mode
             )));
@@ -131,45 +82,12 @@ impl Queue {
                 options.max_message_size,
             )?),
         };
-        // A name can appear and vanish between our steps (a racing creator,
-        // a racing remove); a few rounds settle it.
-        for _ in 0..64 {
-            if options.open_mode != OpenMode::CreateOnly {
-                match Segment::open(&name)? {
-                    Some(segment) => return Ok(Queue::over(segment, name)),
-                    None if options.open_mode == OpenMode::OpenOnly => {
-                        return Err(Error::NotFound(name.as_str().to_owned()));
-                    }
-                    None => {}
-                }
-            }
-            let geometry = geometry.expect("creation modes resolved a geometry");
-            match Segment::create(&name, geometry, options.mode)? {
-                Some(segment) => return Ok(Queue::over(segment, name)),
-                None if options.open_mode == OpenMode::CreateOnly => {
-                    return Err(Error::Exists(name.as_str().to_owned()));
-                }
-                None => {}
-            }
-        }
-        Err(Error::Internal(format!(
-            "{} kept appearing and vanishing while opening",
-            name.as_str()
-        )))
-    }
-
-    fn over(segment: Segment, name: Name) -> Queue {
-        let geometry = segment.geometry();
-        // SAFETY: the segment maps `capacity` bytes of storage at `data()`
-        // (validated against its size), a non-zero multiple of 8, for as long
-        // as the segment (owned alongside the ring) lives.
-        let ring = unsafe { Ring::new(segment.data(), geometry.capacity) };
-        Queue {
-            segment,
-            ring,
-            geometry,
+        let _no_cancel = sys::NoCancel::new();
+        let segment = Segment::open(&name, options, geometry)?;
+        Ok(Queue {
+            handle: Handle::attach(segment)?,
             name,
-        }
+        })
     }
 
     /// Removes the queue `name`: later opens no longer find it. Handles
@@ -189,20 +107,20 @@ impl Queue {
     /// [`Error::PermissionDenied`], [`Error::System`].
     pub fn remove(name: &str) -> Result<()> {
         let name = Name::parse(name)?;
+        let _no_cancel = sys::NoCancel::new();
         if Segment::unlink(&name)? {
             Ok(())
         } else {
-            Err(Error::NotFound(name.as_str().to_owned()))
+            Err(Error::NotFound(crate::error::text(format_args!(
+                "{}",
+                name.as_str()
+            ))))
         }
     }
 
     /// The queue's name, with its leading slash (`"/q"`).
     pub fn name(&self) -> &str {
         self.name.as_str()
-    }
-
-    fn header(&self) -> &Header {
-        self.segment.header()
     }
 
     /// Appends `msg` at the tail, waiting up to `timeout` for room (`None`:
@@ -283,115 +201,14 @@ impl Queue {
             return Ok(0);
         };
         let first_len = first.as_ref().len() as u64;
-        if first_len > self.geometry.max_message_size {
+        let max = self.handle.geometry().max_message_size;
+        if first_len > max {
             return Err(Error::MessageTooLarge {
                 len: first_len,
-                max: self.geometry.max_message_size,
+                max,
             });
         }
-        let h = self.header();
-        let need = record_len(first_len);
-        let capacity = self.geometry.capacity;
-        let deadline = Deadline::new(timeout);
-        let mut gather = timeout != Some(Duration::ZERO);
-        loop {
-            let pushed = self.push_locked(msgs, &deadline, gather)?;
-            if pushed > 0 {
-                Event(&h.not_empty).notify();
-                return Ok(pushed);
-            }
-            // Bytes of room; tail first: a head read later can only be further
-            // on. Impossible positions count as room: the locked path reports them.
-            let room = || {
-                let tail = h.tail.pos.load(Acquire);
-                ring::used(h.head.pos.load(Acquire), tail, capacity)
-                    .map_or(capacity, |used| capacity - used)
-            };
-            let plenty = need.saturating_add(GATHER_BYTES).min(capacity);
-            if !Event(&h.not_full).wait_until(&deadline, room, need, plenty) {
-                return Err(Error::Full);
-            }
-            gather = false;
-        }
-    }
-
-    /// Under the producer lock, writes as many leading `msgs` as fit. With
-    /// `gather`, it writes nothing when it had to re-read the head and found
-    /// less than [`GATHER_BYTES`] to spare: the caller then waits a moment for
-    /// more room (see [`Event::wait_until`]) instead of chasing the consumer.
-    fn push_locked<M: AsRef<[u8]>>(
-        &self,
-        msgs: &[M],
-        deadline: &Deadline,
-        gather: bool,
-    ) -> Result<usize> {
-        let h = self.header();
-        let side = &h.producer;
-        let _guard = Guard::lock(side, deadline, || self.repair(side, &h.tail))
-            .map_err(|e| lock_failure(e, Error::Full))?;
-        let Geometry {
-            capacity,
-            max_message_size,
-        } = self.geometry;
-        let tail = h.tail.pos.load(Relaxed);
-        let mut used = match ring::used(side.cached_peer.load(Relaxed), tail, capacity) {
-            Ok(used) => used,
-            Err(_) => self.refresh_head(side, tail)?,
-        };
-        side.pending_pos.store(tail, Relaxed);
-        let mut pos = tail;
-        let mut count = 0u64;
-        for msg in msgs {
-            let msg = msg.as_ref();
-            if msg.len() as u64 > max_message_size {
-                break;
-            }
-            let need = record_len(msg.len() as u64);
-            if capacity - used < need {
-                used = self.refresh_head(side, pos)?;
-                let want = if gather && count == 0 {
-                    need.saturating_add(GATHER_BYTES).min(capacity)
-                } else {
-                    need
-                };
-                if capacity - used < want {
-                    break;
-                }
-            }
-            pos += self.ring.write_record(pos, msg);
-            used += need;
-            count += 1;
-        }
-        if count > 0 {
-            self.publish(side, &h.tail, pos, count);
-        }
-        Ok(count as usize)
-    }
-
-    /// Re-reads the published head; returns the bytes used up to `pos`.
-    fn refresh_head(&self, side: &Side, pos: u64) -> Result<u64> {
-        let head = self.header().head.pos.load(Acquire);
-        side.cached_peer.store(head, Relaxed);
-        ring::used(head, pos, self.geometry.capacity)
-    }
-
-    /// Publishes a side's new position, then its total (see the module docs).
-    fn publish(&self, side: &Side, position: &Position, pos: u64, count: u64) {
-        let total = side.total.load(Relaxed).wrapping_add(count);
-        side.pending_total.store(total, Relaxed);
-        position.pos.store(pos, Release);
-        side.total.store(total, Relaxed);
-    }
-
-    /// Runs under a lock whose previous owner died holding it: if its update
-    /// published the position but not the total, finish it; count the
-    /// recovery. A half-written record beyond `tail` needs nothing: it was
-    /// never published and will be overwritten.
-    fn repair(&self, side: &Side, position: &Position) {
-        if position.pos.load(Relaxed) != side.pending_pos.load(Relaxed) {
-            side.total.store(side.pending_total.load(Relaxed), Relaxed);
-        }
-        self.header().recoveries.fetch_add(1, Relaxed);
+        self.handle.push_batch(msgs, timeout)
     }
 
     /// Takes the message at the head into `buf`, waiting up to `timeout`
@@ -417,7 +234,7 @@ impl Queue {
     /// (the message stays queued; `needed` is its length), [`Error::Corrupted`].
     pub fn pop_into(&self, buf: &mut [u8], timeout: Option<Duration>) -> Result<usize> {
         let mut sink = IntoSlice { buf, len: 0 };
-        self.pop_records(&mut sink, 1, timeout)?;
+        self.handle.pop_records(&mut sink, 1, timeout)?;
         Ok(sink.len)
     }
 
@@ -439,7 +256,7 @@ impl Queue {
     /// [`Error::Empty`], [`Error::Corrupted`].
     pub fn pop(&self, timeout: Option<Duration>) -> Result<Vec<u8>> {
         let mut sink = IntoVec(Vec::new());
-        self.pop_records(&mut sink, 1, timeout)?;
+        self.handle.pop_records(&mut sink, 1, timeout)?;
         Ok(sink.0)
     }
 
@@ -503,7 +320,7 @@ impl Queue {
             ));
         }
         let max = spans.len();
-        self.pop_records(
+        self.handle.pop_records(
             &mut IntoBatch {
                 buf,
                 spans,
@@ -512,103 +329,6 @@ impl Queue {
             max,
             timeout,
         )
-    }
-
-    fn pop_records<S: Sink>(
-        &self,
-        sink: &mut S,
-        max: usize,
-        timeout: Option<Duration>,
-    ) -> Result<usize> {
-        let h = self.header();
-        let deadline = Deadline::new(timeout);
-        let mut gather = timeout != Some(Duration::ZERO);
-        loop {
-            let popped = self.pop_locked(sink, max, &deadline, gather)?;
-            if popped > 0 {
-                Event(&h.not_full).notify();
-                return Ok(popped);
-            }
-            let published = || {
-                h.tail
-                    .pos
-                    .load(Acquire)
-                    .wrapping_sub(h.head.pos.load(Acquire))
-            };
-            if !Event(&h.not_empty).wait_until(&deadline, published, 1, GATHER_BYTES) {
-                return Err(Error::Empty);
-            }
-            gather = false;
-        }
-    }
-
-    /// Under the consumer lock, copies out as many head messages as `sink`
-    /// takes, up to `max`. With `gather`, it takes nothing when it had to
-    /// re-read the tail and found less than [`GATHER_BYTES`] published: the
-    /// caller then waits a moment for more (see [`Event::wait_until`])
-    /// instead of chasing the producer through the line it is writing.
-    fn pop_locked<S: Sink>(
-        &self,
-        sink: &mut S,
-        max: usize,
-        deadline: &Deadline,
-        gather: bool,
-    ) -> Result<usize> {
-        let h = self.header();
-        let side = &h.consumer;
-        let _guard = Guard::lock(side, deadline, || self.repair(side, &h.head))
-            .map_err(|e| lock_failure(e, Error::Empty))?;
-        let Geometry {
-            capacity,
-            max_message_size,
-        } = self.geometry;
-        let head = h.head.pos.load(Relaxed);
-        let mut available = match ring::used(head, side.cached_peer.load(Relaxed), capacity) {
-            Ok(0) | Err(_) => match self.refresh_tail(side, head)? {
-                thin if gather && thin < GATHER_BYTES => return Ok(0),
-                available => available,
-            },
-            Ok(available) => available,
-        };
-        side.pending_pos.store(head, Relaxed);
-        let mut pos = head;
-        let mut count = 0usize;
-        while count < max {
-            if available == 0 {
-                if count == 0 {
-                    return Ok(0);
-                }
-                available = self.refresh_tail(side, pos)?;
-                if available == 0 {
-                    break;
-                }
-            }
-            let record = self.ring.read_header(pos, available, max_message_size)?;
-            let len = record.len;
-            let Some(dst) = sink.place(count, len as usize) else {
-                if count == 0 {
-                    return Err(Error::BufferTooSmall {
-                        needed: len,
-                        cap: sink.room() as u64,
-                    });
-                }
-                break;
-            };
-            self.ring.read_message(&record, dst);
-            let rec = record_len(len);
-            pos += rec;
-            available -= rec;
-            count += 1;
-        }
-        self.publish(side, &h.head, pos, count as u64);
-        Ok(count)
-    }
-
-    /// Re-reads the published tail; returns the bytes published from `pos`.
-    fn refresh_tail(&self, side: &Side, pos: u64) -> Result<u64> {
-        let tail = self.header().tail.pos.load(Acquire);
-        side.cached_peer.store(tail, Relaxed);
-        ring::used(pos, tail, self.geometry.capacity)
     }
 
     /// A snapshot of the queue's counters. It takes both locks briefly (at
@@ -632,39 +352,37 @@ impl Queue {
     /// [`Error::Corrupted`] when the shared positions are impossible or a
     /// lock is unusable.
     pub fn stats(&self) -> Result<Stats> {
-        let h = self.header();
-        let deadline = Deadline::new(Some(Duration::ZERO));
-        let _producer =
-            lock_for_stats(&h.producer, &deadline, || self.repair(&h.producer, &h.tail))?;
-        let _consumer =
-            lock_for_stats(&h.consumer, &deadline, || self.repair(&h.consumer, &h.head))?;
-        // Consumer side first: what it moved was pushed before.
-        let popped_total = h.consumer.total.load(Relaxed);
-        let head = h.head.pos.load(Acquire);
-        let tail = h.tail.pos.load(Acquire);
-        let pushed_total = h.producer.total.load(Relaxed);
-        Ok(Stats {
-            len: pushed_total.saturating_sub(popped_total),
-            bytes_used: ring::used(head, tail, self.geometry.capacity)?,
-            capacity: self.geometry.capacity,
-            max_message_size: self.geometry.max_message_size,
-            pushed_total,
-            popped_total,
-            recoveries: h.recoveries.load(Relaxed),
-        })
+        self.handle.stats()
     }
-}
 
-/// Takes a lock for [`Queue::stats`]: `None` when a peer keeps it past the
-/// deadline (the counters are then read without it).
-fn lock_for_stats<'a>(
-    side: &'a Side,
-    deadline: &Deadline,
-    repair: impl FnOnce(),
-) -> Result<Option<Guard<'a>>> {
-    match Guard::lock(side, deadline, repair) {
-        Ok(guard) => Ok(Some(guard)),
-        Err(LockError::TimedOut) => Ok(None),
-        Err(e) => Err(lock_failure(e, Error::Empty)),
+    /// Interrupts this handle in this process: every call waiting on it
+    /// (for messages, for room or for a lock) returns
+    /// [`Error::Interrupted`], and so does, from then on, every call that
+    /// would have to wait; calls that need no wait still succeed, so a
+    /// worker can drain what is queued. Other handles and other processes
+    /// are not affected. Async-signal-safe: a signal handler may call it
+    /// (a signal alone never ends a wait).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use wq::{Error, Options, Queue};
+    /// # let name = format!("wq-doc-{}-{}", std::process::id(), line!());
+    /// let q = Queue::open(&name, &Options { capacity: 64, ..Options::default() })?;
+    /// q.push(b"last", None)?;
+    /// q.interrupt();
+    /// assert_eq!(q.pop(None)?, b"last"); // no wait needed: it succeeds
+    /// assert!(matches!(q.pop(None), Err(Error::Interrupted)));
+    /// q.interrupt_clear();
+    /// assert!(matches!(q.pop(Some(Duration::from_millis(1))), Err(Error::Empty)));
+    /// # Queue::remove(&name)?;
+    /// # Ok::<(), wq::Error>(())
+    /// ```
+    pub fn interrupt(&self) {
+        self.handle.interrupt();
+    }
+
+    /// Ends the state [`Queue::interrupt`] set: calls wait again.
+    pub fn interrupt_clear(&self) {
+        self.handle.interrupt_clear();
     }
 }

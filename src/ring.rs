@@ -1,13 +1,17 @@
 //! The message storage: a byte ring of records that may wrap around its end.
 //!
-//! A record is an 8-byte header — the message length `len` as a little-endian
-//! `u32` and its bitwise complement — followed by the message, padded to a
-//! multiple of 8. Positions are monotonic `u64` byte counts; a record starts
+//! A record is an 8-byte little-endian header word — the length `len` in
+//! bits 0..32, the record's kind in bits 32..40, a state byte in bits 40..48
+//! (reserved for leases: 0 today) and a 16-bit check over length and kind in
+//! bits 48..64 — followed by `len` bytes, padded to a multiple of 8. A
+//! *message* record carries one message; a *padding* record fills the ring
+//! up to its end, so that a writer that needs contiguous bytes (zero-copy)
+//! can skip the wrap point: readers step over it. Positions are monotonic `u64` byte counts; a record starts
 //! at `pos % capacity` and its bytes continue at offset 0 when they reach the
 //! end. Records are only ever made visible by publishing a position (see
 //! `queue`), so a reader never sees a half-written record.
 
-use crate::error::{Error, Result};
+use crate::error::{CorruptionCause, Error, Result};
 use crate::layout::{ALIGN, RECORD_HEADER};
 
 /// Bytes a message of `len` bytes occupies in the ring.
@@ -23,16 +27,39 @@ pub fn record_len(len: u64) -> u64 {
 pub fn used(front: u64, back: u64, capacity: u64) -> Result<u64> {
     match back.checked_sub(front) {
         Some(used) if used <= capacity && (front | back) % ALIGN == 0 => Ok(used),
-        _ => Err(Error::Corrupted(format!(
-            "ring positions out of range: head {front}, tail {back}, capacity {capacity}"
-        ))),
+        _ => Err(Error::corrupted(
+            CorruptionCause::Positions,
+            format_args!(
+                "ring positions out of range: head {front}, tail {back}, capacity {capacity}"
+            ),
+        )),
     }
 }
 
-/// A validated record header: the message's length and where its bytes start.
+/// Kind byte of a record holding one message.
+const KIND_MESSAGE: u64 = 1;
+/// Kind byte of a record that fills the ring up to its end.
+const KIND_PADDING: u64 = 2;
+
+/// The 16-bit check of a record header over its length and kind.
+#[inline]
+fn header_check(len: u32, kind: u64) -> u64 {
+    let x = (u64::from(len) ^ (kind << 32) ^ 0x5a5a_a5a5_0f0f).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    x >> 48
+}
+
+/// The header word of a record of `kind` holding `len` bytes.
+#[inline]
+fn header_word(len: u32, kind: u64) -> u64 {
+    u64::from(len) | (kind << 32) | (header_check(len, kind) << 48)
+}
+
+/// A validated record header: its length, kind and where its bytes start.
 pub struct Record {
-    /// Length of the message in bytes.
+    /// Length of the message (or padding) in bytes.
     pub len: u64,
+    /// Whether the record is padding up to the ring's end, not a message.
+    pub padding: bool,
     /// Offset of the message's first byte in the ring.
     body: u64,
 }
@@ -141,7 +168,7 @@ impl Ring {
     #[inline]
     pub fn write_record(&self, pos: u64, msg: &[u8]) -> u64 {
         let len = msg.len() as u32;
-        let header = u64::from(len) | (u64::from(!len) << 32);
+        let header = header_word(len, KIND_MESSAGE);
         let at = self.offset(pos);
         // SAFETY: header_ptr is in bounds and aligned; the producer lock
         // holder owns the free bytes it writes.
@@ -155,19 +182,28 @@ impl Ring {
     ///
     /// # Errors
     /// [`Error::Corrupted`] when the header is inconsistent, announces more
-    /// than `max_len`, or a record longer than `available`.
+    /// than `max_len`, a record longer than `available`, or padding that
+    /// does not end at the ring's end.
     #[inline]
     pub fn read_header(&self, pos: u64, available: u64, max_len: u64) -> Result<Record> {
         let at = self.offset(pos);
         // SAFETY: header_ptr is in bounds and aligned; the record is published.
         let header = u64::from_le(unsafe { self.header_ptr(at).read() });
-        let (len, check) = (header as u32, (header >> 32) as u32);
+        let len = header as u32;
         let len64 = u64::from(len);
-        if check != !len || len64 > max_len || record_len(len64) > available {
-            return Err(bad_record(pos, len, check, available));
+        let kind = (header >> 32) & 0xff;
+        let intact = header >> 48 == header_check(len, kind) && record_len(len64) <= available;
+        let fits = match kind {
+            KIND_MESSAGE => len64 <= max_len,
+            KIND_PADDING => at + RECORD_HEADER + len64 == self.capacity,
+            _ => false,
+        };
+        if !intact || !fits {
+            return Err(bad_record(pos, header, available));
         }
         Ok(Record {
             len: len64,
+            padding: kind == KIND_PADDING,
             body: self.body_offset(at),
         })
     }
@@ -223,10 +259,13 @@ unsafe fn copy_bytes(src: *const u8, dst: *mut u8, len: usize) {
 
 #[cold]
 #[inline(never)]
-fn bad_record(pos: u64, len: u32, check: u32, available: u64) -> Error {
-    Error::Corrupted(format!(
-        "record at position {pos} is invalid (length {len}, check {check:#x}, {available} bytes published)"
-    ))
+fn bad_record(pos: u64, header: u64, available: u64) -> Error {
+    Error::corrupted(
+        CorruptionCause::Record,
+        format_args!(
+            "record at position {pos} is invalid (header {header:#018x}, {available} bytes published)"
+        ),
+    )
 }
 
 #[cfg(test)]
@@ -296,11 +335,41 @@ mod tests {
                 ring.read_header(0, n, 4),
                 Err(Error::Corrupted(_))
             ));
-            ring.copy_in(4, &[0, 0, 0, 0]);
+            ring.copy_in(4, &[9]); // an unknown kind
             assert!(matches!(
                 ring.read_header(0, n, 56),
                 Err(Error::Corrupted(_))
             ));
+            ring.write_record(0, b"hello");
+            ring.copy_in(7, &[0]); // the check
+            assert!(matches!(
+                ring.read_header(0, n, 56),
+                Err(Error::Corrupted(_))
+            ));
+        });
+    }
+
+    #[test]
+    fn padding_records_must_end_at_the_ring_end() {
+        with_ring(64, |ring| {
+            // A padding record of 8 bytes at offset 48 ends at 64.
+            // SAFETY: offset 48 is an aligned header slot inside the ring.
+            unsafe {
+                ring.header_ptr(48)
+                    .write(header_word(8, KIND_PADDING).to_le())
+            };
+            let record = ring.read_header(48, 16, 56).unwrap();
+            assert!(record.padding);
+            assert_eq!(record_len(record.len), 16);
+            // The same record at offset 32 would not.
+            // SAFETY: as above.
+            unsafe {
+                ring.header_ptr(32)
+                    .write(header_word(8, KIND_PADDING).to_le())
+            };
+            assert!(ring.read_header(32, 32, 56).is_err());
+            let msg = ring.read_header(0, 0, 56);
+            assert!(msg.is_err(), "nothing published");
         });
     }
 

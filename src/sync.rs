@@ -1,5 +1,5 @@
-//! Locking and waiting across processes: deadlines on the monotonic clock,
-//! the robust mutex guard, and futex events that a killed waiter cannot break.
+//! Waiting across processes: deadlines on the monotonic clock and futex
+//! events that a killed waiter cannot break.
 //!
 //! Why not a process-shared `pthread_cond_t`: glibc's condition variable
 //! keeps per-waiter state in the shared object, and a waiter killed while
@@ -9,10 +9,11 @@
 //! costing the next waker one needless `FUTEX_WAKE`.
 
 use std::cell::Cell;
-use std::sync::atomic::{Ordering, fence};
+use std::sync::atomic::{AtomicU32, Ordering, fence};
 use std::time::Duration;
 
-use crate::layout::{EventWord, Side};
+use crate::error::{Error, Result};
+use crate::layout::EventWord;
 use crate::sys;
 
 /// How long a `WQ_NO_WAIT` call may wait for a busy lock. A peer holds a
@@ -28,6 +29,11 @@ const SPIN: Duration = Duration::from_micros(50);
 /// How long a spinning waiter holds out for a few cache lines' worth of
 /// progress before it takes whatever there is (see [`Event::wait_until`]).
 const GATHER: Duration = Duration::from_micros(4);
+
+/// The longest a waiter sleeps before it looks at the queue's health (a
+/// truncated segment, whose peers can no longer wake it) and its condition
+/// again, whatever wake-ups it missed.
+const SLICE_NS: u64 = 250_000_000;
 
 /// The time budget of one call: `None` waits for ever, `Some(ZERO)` not at
 /// all. The clock is read lazily, only when waiting becomes possible.
@@ -79,69 +85,6 @@ impl Deadline {
     }
 }
 
-/// Why a lock could not be taken.
-#[derive(Debug)]
-pub enum LockError {
-    /// The deadline passed while a peer held the lock.
-    TimedOut,
-    /// pthread reported something no healthy lock does (errno value).
-    Broken(i32),
-}
-
-/// A held side lock; unlocks on drop.
-pub struct Guard<'a> {
-    side: &'a Side,
-}
-
-impl Guard<'_> {
-    /// Takes `side`'s robust mutex within `deadline`. When the previous
-    /// owner died holding it, `repair` runs (under the lock) before the
-    /// mutex is marked consistent.
-    pub fn lock<'a>(
-        side: &'a Side,
-        deadline: &Deadline,
-        repair: impl FnOnce(),
-    ) -> Result<Guard<'a>, LockError> {
-        let m = side.lock.get();
-        // SAFETY: `m` points into the mapped header, which outlives `side`.
-        if !unsafe { sys::mutex_kind_intact(m) } {
-            return Err(LockError::Broken(libc::EINVAL));
-        }
-        // SAFETY: as above.
-        let mut ret = unsafe { sys::mutex_trylock(m) };
-        if ret == libc::EBUSY {
-            // SAFETY: as above.
-            ret = unsafe { sys::mutex_lock_until(m, deadline.lock_until_ns()) };
-        }
-        match ret {
-            0 => Ok(Guard { side }),
-            libc::EOWNERDEAD => {
-                let guard = Guard { side };
-                repair();
-                // SAFETY: this thread holds the mutex, acquired with EOWNERDEAD.
-                let ret = unsafe { sys::mutex_consistent(m) };
-                if ret != 0 {
-                    return Err(LockError::Broken(ret));
-                }
-                Ok(guard)
-            }
-            libc::ETIMEDOUT | libc::EBUSY => Err(LockError::TimedOut),
-            other => Err(LockError::Broken(other)),
-        }
-    }
-}
-
-impl Drop for Guard<'_> {
-    fn drop(&mut self) {
-        let m = self.side.lock.get();
-        // SAFETY: a Guard exists only while this thread holds the mutex.
-        unsafe {
-            sys::mutex_restore_kind(m);
-            sys::mutex_unlock(m);
-        }
-    }
-}
-
 /// Sleeping until the other side makes progress, over an [`EventWord`].
 pub struct Event<'a>(pub &'a EventWord);
 
@@ -156,32 +99,47 @@ impl Event<'_> {
         if self.0.waiting.load(Ordering::Relaxed) != 0 {
             self.0.waiting.store(0, Ordering::Relaxed);
             self.0.seq.fetch_add(1, Ordering::Release);
-            sys::futex_wake_all(&self.0.seq);
+            sys::futex_wake(&self.0.seq, i32::MAX, true);
         }
     }
 
     /// Waits until `progress()` (bytes published, or bytes of room) reaches
     /// `need` or the deadline passes; returns whether it did. Spins for a
-    /// short while first, then sleeps on the futex.
+    /// short while first, then sleeps on the futex (and on the handle's
+    /// `interrupt` word), in slices after which `healthy` is asked.
     ///
     /// For the first [`GATHER`] of the spin it holds out for `plenty` bytes
     /// rather than `need`: a consumer that takes each message the instant it
     /// appears keeps pulling the cache line the producer is writing, and both
     /// sides then pay a cross-core transfer per message. Gathering a few
     /// lines first costs a lone message at most [`GATHER`] of latency.
+    ///
+    /// # Errors
+    /// [`Error::Interrupted`] once `interrupt` is set while the condition
+    /// does not hold; what `healthy` returns.
     pub fn wait_until(
         &self,
         deadline: &Deadline,
         progress: impl Fn() -> u64,
         need: u64,
         plenty: u64,
-    ) -> bool {
+        interrupt: &AtomicU32,
+        healthy: impl Fn() -> Result<()>,
+    ) -> Result<bool> {
         let now = progress();
         if now >= plenty {
-            return true;
+            return Ok(true);
         }
         if deadline.remaining() == Some(Duration::ZERO) {
-            return now >= need;
+            return Ok(now >= need);
+        }
+        let interrupted = || interrupt.load(Ordering::Relaxed) != 0;
+        if interrupted() {
+            return if now >= need {
+                Ok(true)
+            } else {
+                Err(Error::Interrupted)
+            };
         }
         let start = sys::monotonic_ns();
         let (gather_until, spin_until) = (
@@ -193,7 +151,7 @@ impl Event<'_> {
         loop {
             std::hint::spin_loop();
             if progress() >= want {
-                return true;
+                return Ok(true);
             }
             spins = spins.wrapping_add(1);
             if spins % 16 == 0 {
@@ -210,17 +168,33 @@ impl Event<'_> {
         loop {
             let left = deadline.remaining();
             if left == Some(Duration::ZERO) {
-                return ready();
+                return Ok(ready());
+            }
+            if interrupted() {
+                return if ready() {
+                    Ok(true)
+                } else {
+                    Err(Error::Interrupted)
+                };
             }
             let seq = self.0.seq.load(Ordering::Acquire);
             self.0.waiting.store(1, Ordering::Relaxed);
             fence(Ordering::SeqCst);
             if ready() {
-                return true;
+                return Ok(true);
             }
-            sys::futex_wait(&self.0.seq, seq, left);
+            let slice = left.map_or(SLICE_NS, |l| {
+                u64::try_from(l.as_nanos())
+                    .unwrap_or(u64::MAX)
+                    .min(SLICE_NS)
+            });
+            let now = sys::monotonic_ns();
+            sys::futex_wait(&self.0.seq, seq, interrupt, Some(now.saturating_add(slice)));
             if ready() {
-                return true;
+                return Ok(true);
+            }
+            if sys::monotonic_ns() >= now.saturating_add(slice) {
+                healthy()?;
             }
         }
     }

@@ -14,11 +14,13 @@ use common::{Rng, TempQueue, num};
 use memmap2::MmapMut;
 use wq::{Error, OpenMode, Options, Queue, Span};
 
-const PRODUCER_LOCK: usize = 64;
+const PRODUCER_LOCK: usize = 128;
 const TAIL: usize = 192;
-const HEAD: usize = 384;
-const HEADER_BYTES: u64 = 576;
-const DATA: u64 = 4096;
+const HEAD: usize = 320;
+const HEADER_BYTES: u64 = 512;
+const IDENTITY: u64 = 4096;
+const SLOTS: u64 = 4096;
+const DATA: u64 = 69632;
 
 fn create(name: &str, capacity: u64) -> Queue {
     Queue::open(
@@ -117,7 +119,7 @@ fn foreign_and_truncated_segments_are_rejected_and_removable() {
 #[test]
 fn truncated_version_bumped_and_half_initialised_queues_are_rejected() {
     type Mangle = fn(&str);
-    let mangles: [(&str, Mangle); 5] = [
+    let mangles: [(&str, Mangle); 6] = [
         ("truncated", |p| {
             let f = OpenOptions::new().write(true).open(p).unwrap();
             f.set_len(DATA + 100).unwrap();
@@ -131,9 +133,10 @@ fn truncated_version_bumped_and_half_initialised_queues_are_rejected() {
                 .unwrap();
         }),
         ("other layout version", |p| map_file(p)[8] = 99),
-        ("capacity scribbled", |p| map_file(p)[17] ^= 0x40),
+        ("capacity scribbled", |p| map_file(p)[33] ^= 0x40),
+        ("unknown incompatible feature", |p| map_file(p)[16] = 0x80),
         ("not ready", |p| {
-            map_file(p)[48..52].copy_from_slice(&[0; 4])
+            map_file(p)[28..32].copy_from_slice(&[0; 4])
         }),
     ];
     for (what, mangle) in mangles {
@@ -196,64 +199,168 @@ fn a_scribbled_record_header_is_never_delivered() {
     assert_eq!(s.len, 1, "nothing was consumed");
 }
 
+/// The tokens of the handles attached through identity slots whose pid
+/// hint is `pid` (the layout of `src/liveness.rs`: slot << 19 | generation).
+fn tokens_of(path: &str, pid: u32) -> Vec<u32> {
+    let map = map_file(path);
+    (0..SLOTS as usize)
+        .filter_map(|s| {
+            let at = IDENTITY as usize + 16 * s;
+            let generation = u32::from_le_bytes(map[at..at + 4].try_into().unwrap());
+            let hint = u32::from_le_bytes(map[at + 4..at + 8].try_into().unwrap());
+            (generation % 2 == 1 && hint == pid).then_some(((s as u32) << 19) | generation)
+        })
+        .collect()
+}
+
+/// The token of the one handle attached by process `pid`.
+fn token_of(path: &str, pid: u32) -> u32 {
+    let tokens = tokens_of(path, pid);
+    assert_eq!(tokens.len(), 1, "one handle attached by {pid}");
+    tokens[0]
+}
+
+fn set_producer_lock(path: &str, word: u32) {
+    map_file(path)[PRODUCER_LOCK..PRODUCER_LOCK + 4].copy_from_slice(&word.to_le_bytes());
+}
+
+fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
+    let t = Instant::now();
+    let out = f();
+    (out, t.elapsed())
+}
+
 #[test]
-fn a_stuck_lock_word_bounds_every_finite_timeout() {
-    let q = TempQueue::new("stuck");
+fn a_lock_word_naming_a_dead_or_random_identity_is_taken_over() {
+    let q = TempQueue::new("deadlock");
+    let queue = create(&q.name, 4096);
+    // A handle that attached and closed: its token is dead at once.
+    let mine = token_of(&q.path(), std::process::id());
+    let closed = {
+        let _other = open_only(&q.name).unwrap();
+        let both = tokens_of(&q.path(), std::process::id());
+        *both
+            .iter()
+            .find(|&&t| t != mine)
+            .expect("the other handle's token")
+    };
+    for (what, word) in [
+        ("a closed handle's token", closed),
+        ("a random token", 0x1234_5677),
+        ("an out-of-range slot", 0x7fff_ffff),
+        ("the waiters bit alone", 0x8000_0000),
+        ("a token with the waiters bit", 0x8765_4321),
+    ] {
+        set_producer_lock(&q.path(), word);
+        let before = queue.stats().unwrap().recoveries;
+        let (pushed, took) = timed(|| queue.push(what.as_bytes(), Some(Duration::from_secs(5))));
+        pushed.unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert!(took < Duration::from_secs(1), "{what}: took {took:?}");
+        assert_eq!(queue.pop(Some(Duration::ZERO)).unwrap(), what.as_bytes());
+        let recovered = queue.stats().unwrap().recoveries - before;
+        assert!(recovered <= 1, "{what}: {recovered} recoveries");
+    }
+}
+
+#[test]
+fn a_lock_word_naming_a_live_identity_bounds_every_finite_timeout() {
+    let q = TempQueue::new("livelock");
     let queue = create(&q.name, 4096);
     queue.push(b"queued", None).unwrap();
-    // A lock word naming a live-looking owner that never unlocks: the pid of
-    // init, which never runs wq.
-    map_file(&q.path())[PRODUCER_LOCK..PRODUCER_LOCK + 4].copy_from_slice(&1u32.to_le_bytes());
-    let t = Instant::now();
-    assert!(matches!(
-        queue.push(b"x", Some(Duration::from_millis(200))),
-        Err(Error::Full)
-    ));
-    let took = t.elapsed();
+    let mut holder = common::spawn("hold_handle", &[("WQ_Q", q.name.clone())]);
+    let out = std::io::BufReader::new(holder.stdout.take().unwrap());
+    let ready = std::io::BufRead::lines(out)
+        .map_while(Result::ok)
+        .any(|l| l == "ready");
+    assert!(ready, "the holder did not start");
+    // The lock word now names a live handle of another process that never
+    // unlocks: as if that peer held the lock for ever.
+    set_producer_lock(&q.path(), token_of(&q.path(), holder.id()));
+    let (r, took) = timed(|| queue.push(b"x", Some(Duration::from_millis(200))));
+    assert!(matches!(r, Err(Error::Full)), "{r:?}");
     assert!(
         took >= Duration::from_millis(190) && took < Duration::from_secs(2),
         "timed push took {took:?}"
     );
-    let t = Instant::now();
-    assert!(matches!(
-        queue.push(b"x", Some(Duration::ZERO)),
-        Err(Error::Full)
-    ));
-    assert!(
-        t.elapsed() < Duration::from_secs(1),
-        "WQ_NO_WAIT took {:?}",
-        t.elapsed()
-    );
+    let (r, took) = timed(|| queue.push(b"x", Some(Duration::ZERO)));
+    assert!(matches!(r, Err(Error::Full)), "{r:?}");
+    assert!(took < Duration::from_secs(1), "WQ_NO_WAIT took {took:?}");
     // The consumer side has its own lock and still works.
     assert_eq!(queue.pop(Some(Duration::ZERO)).unwrap(), b"queued");
     // Stats falls back to the published counters instead of hanging.
-    let t = Instant::now();
-    assert_eq!(queue.stats().unwrap().len, 0);
-    assert!(t.elapsed() < Duration::from_secs(2));
+    let (s, took) = timed(|| queue.stats().unwrap());
+    assert_eq!(s.len, 0);
+    assert!(took < Duration::from_secs(2));
+    // A push waiting for ever completes once that identity is gone.
+    std::thread::scope(|scope| {
+        let waiter = scope.spawn(|| timed(|| queue.push(b"after", None)));
+        std::thread::sleep(Duration::from_millis(300));
+        common::sigkill(&mut holder);
+        let (r, took) = waiter.join().unwrap();
+        r.unwrap();
+        assert!(took < Duration::from_secs(3), "forever push took {took:?}");
+    });
+    assert_eq!(queue.pop(Some(Duration::ZERO)).unwrap(), b"after");
 }
 
 #[test]
-fn a_scribbled_mutex_type_is_corruption_not_an_abort() {
-    let q = TempQueue::new("kind");
+fn a_lock_word_forged_to_the_callers_own_identity_does_not_hang_it() {
+    let q = TempQueue::new("selflock");
     let queue = create(&q.name, 4096);
-    queue.push(b"queued", None).unwrap();
-    // glibc's `__kind` word of the producer mutex: 65 would send glibc down
-    // its priority-protect path, which asserts (aborts) on this mutex.
-    map_file(&q.path())[PRODUCER_LOCK + 16] = 65;
-    assert!(matches!(
-        queue.push(b"x", Some(Duration::ZERO)),
-        Err(Error::Corrupted(_))
-    ));
-    assert!(matches!(queue.stats(), Err(Error::Corrupted(_))));
-    assert_eq!(queue.pop(Some(Duration::ZERO)).unwrap(), b"queued");
+    set_producer_lock(&q.path(), token_of(&q.path(), std::process::id()));
+    let (r, took) = timed(|| queue.push(b"x", Some(Duration::from_millis(100))));
+    assert!(matches!(r, Err(Error::Full)), "{r:?} after {took:?}");
+    // Waiting for ever, the handle finds out that none of its threads holds
+    // the lock its own token names, and takes it over.
+    let (r, took) = timed(|| queue.push(b"y", None));
+    r.unwrap();
+    assert!(took < Duration::from_secs(3), "took {took:?}");
+    assert_eq!(queue.pop(Some(Duration::ZERO)).unwrap(), b"y");
+}
+
+#[test]
+fn a_scribbled_identity_table_breaks_nothing_for_live_handles() {
+    let q = TempQueue::new("table");
+    let queue = create(&q.name, 1 << 16);
+    let (mut rng, seed) = Rng::from_time();
+    for round in 0..20 {
+        {
+            let mut map = map_file(&q.path());
+            for _ in 0..1 + rng.below(64) {
+                let at = (IDENTITY + rng.below(SLOTS * 16)) as usize;
+                map[at] = rng.next() as u8;
+            }
+        }
+        let other = open_only(&q.name).unwrap_or_else(|e| panic!("seed {seed} round {round}: {e}"));
+        for i in 0..50u32 {
+            queue
+                .push(&i.to_le_bytes(), Some(Duration::from_secs(2)))
+                .unwrap();
+            assert_eq!(
+                other.pop(Some(Duration::from_secs(2))).unwrap(),
+                i.to_le_bytes()
+            );
+        }
+        let s = queue.stats().unwrap();
+        assert_eq!(s.len, 0, "seed {seed} round {round}");
+    }
 }
 
 /// Entry point of the scribbling child process.
 #[test]
 #[ignore = "entry point of child processes, started by the other tests"]
 fn child() {
-    if common::role().as_deref() != Some("scribble") {
-        return;
+    match common::role().as_deref() {
+        Some("scribble") => {}
+        Some("hold_handle") => {
+            // Keeps a handle attached until killed.
+            let _queue = open_only(&common::arg("WQ_Q")).expect("open");
+            println!("ready");
+            loop {
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        }
+        _ => return,
     }
     let trials = num("WQ_TRIALS");
     let (mut rng, seed) = (Rng::new(num("WQ_SEED")), num("WQ_SEED"));
@@ -272,10 +379,10 @@ fn child() {
         }
         let writes: Vec<(u64, u8)> = (0..1 + rng.below(8))
             .map(|_| {
-                let at = if rng.below(10) < 7 {
-                    rng.below(HEADER_BYTES)
-                } else {
-                    rng.below(DATA + capacity)
+                let at = match rng.below(10) {
+                    0..=5 => rng.below(HEADER_BYTES),
+                    6..=7 => IDENTITY + rng.below(SLOTS * 16),
+                    _ => rng.below(DATA + capacity),
                 };
                 (at, rng.next() as u8)
             })

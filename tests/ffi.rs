@@ -22,7 +22,7 @@ use wq::ffi::*;
 const MS: i64 = 1_000_000;
 
 /// Every status code of the contract, with its fixed value.
-const ALL_STATUSES: [(wq_status, i32); 13] = [
+const ALL_STATUSES: [(wq_status, i32); 14] = [
     (WQ_OK, 0),
     (WQ_EMPTY, 1),
     (WQ_FULL, 2),
@@ -36,6 +36,7 @@ const ALL_STATUSES: [(wq_status, i32); 13] = [
     (WQ_PERMISSION_DENIED, 10),
     (WQ_SYSTEM_ERROR, 11),
     (WQ_INTERNAL, 12),
+    (WQ_INTERRUPTED, 13),
 ];
 
 /// Serialises the tests that change the process-wide umask.
@@ -269,6 +270,7 @@ fn status_and_flag_values_are_fixed() {
     assert_eq!(WQ_OPEN_OR_CREATE, 0);
     assert_eq!(WQ_CREATE_ONLY, 1);
     assert_eq!(WQ_OPEN_ONLY, 2);
+    assert_eq!(WQ_ALLOW_OTHER_OWNER, 0x100);
     assert_eq!(WQ_NO_WAIT, 0);
     assert_eq!(WQ_FOREVER, -1);
 }
@@ -294,7 +296,7 @@ fn status_str_covers_every_code_and_unknown_values() {
         // Static text: the same pointer every time.
         assert_eq!(wq_status_str(s), wq_status_str(s));
     }
-    for unknown in [-1, 13, 1000, i32::MIN, i32::MAX] {
+    for unknown in [-1, 14, 1000, i32::MIN, i32::MAX] {
         let text = status_str(unknown);
         assert!(!text.is_empty(), "wq_status_str({unknown}) is empty");
     }
@@ -661,7 +663,7 @@ fn open_flags() {
     assert_eq!(st, WQ_NOT_FOUND);
     assert!(!n.path().exists());
     // Invalid flags: INVALID_ARGUMENT, nothing created.
-    for flags in [3, 7, 0x100, u32::MAX] {
+    for flags in [3, 7, 0x103, 0x200, 0x80, u32::MAX] {
         let (st, _) = try_open(n.ptr(), Some(&options(4096, 0, 0o600, flags)));
         assert_eq!(st, WQ_INVALID_ARGUMENT, "flags {flags}");
         assert!(!n.path().exists());
@@ -678,6 +680,23 @@ fn open_flags() {
     // Invalid flags on an existing queue are still invalid.
     let (st, _) = try_open(n.ptr(), Some(&options(4096, 0, 0o600, 7)));
     assert_eq!(st, WQ_INVALID_ARGUMENT);
+    // WQ_ALLOW_OTHER_OWNER combines with every open mode.
+    for mode in [WQ_OPEN_OR_CREATE, WQ_OPEN_ONLY] {
+        drop(open(
+            &n,
+            Some(&options(4096, 0, 0o600, mode | WQ_ALLOW_OTHER_OWNER)),
+        ));
+    }
+    let (st, _) = try_open(
+        n.ptr(),
+        Some(&options(
+            4096,
+            0,
+            0o600,
+            WQ_CREATE_ONLY | WQ_ALLOW_OTHER_OWNER,
+        )),
+    );
+    assert_eq!(st, WQ_EXISTS);
     push_ok(&a, b"1");
     push_ok(&b, b"2");
     assert_eq!(pop_ok(&c), b"1");

@@ -184,6 +184,7 @@ pub fn create(args: &CreateArgs) -> Outcome {
         max_message_size: args.max_message_size,
         mode: args.mode,
         open_mode: OpenMode::CreateOnly,
+        allow_other_owner: false,
     };
     let queue = Queue::open(&args.name, &options)
         .map_err(|e| queue_failure(context.clone(), &args.name, e))?;

@@ -41,7 +41,7 @@ pub const IO: u8 = 13;
 /// The exit code for a library error.
 pub fn code_of(error: &wq::Error) -> u8 {
     match error {
-        wq::Error::Empty | wq::Error::Full => TIMEOUT,
+        wq::Error::Empty | wq::Error::Full | wq::Error::Interrupted => TIMEOUT,
         wq::Error::InvalidArgument(_) => 3,
         wq::Error::NotFound(_) => 4,
         wq::Error::Exists(_) => 5,
@@ -134,8 +134,14 @@ mod tests {
             wq::Error::Exists(String::new()),
             wq::Error::MessageTooLarge { len: 1, max: 0 },
             wq::Error::BufferTooSmall { needed: 1, cap: 0 },
-            wq::Error::Incompatible(String::new()),
-            wq::Error::Corrupted(String::new()),
+            wq::Error::Incompatible(wq::Incompatible {
+                cause: wq::IncompatibleCause::NotAQueue,
+                detail: String::new(),
+            }),
+            wq::Error::Corrupted(wq::Corrupted {
+                cause: wq::CorruptionCause::Header,
+                detail: String::new(),
+            }),
             wq::Error::PermissionDenied(String::new()),
             wq::Error::System {
                 call: "x",

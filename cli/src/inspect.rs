@@ -63,19 +63,19 @@ impl State {
         matches!(self, State::Corrupt(_) | State::Incomplete(_))
     }
 
-    /// Classifies a failure to open or read a queue.
+    /// Classifies a failure to open or read a queue by its typed cause.
     ///
-    /// The library reports a queue whose magic and layout match but whose
-    /// `ready` flag was never set with exactly the message below; every other
-    /// `Incompatible` (bad magic, zero-filled, too small, other layout) may
-    /// belong to another program and counts as foreign.
+    /// Only a queue whose magic and layout match but whose creator never
+    /// finished it ([`wq::IncompatibleCause::Unfinished`]) is incomplete;
+    /// every other `Incompatible` (bad magic, zero-filled, too small, other
+    /// layout) may belong to another program and counts as foreign.
     pub fn from_error(error: &wq::Error) -> State {
         match error {
-            wq::Error::Corrupted(r) => State::Corrupt(r.clone()),
-            wq::Error::Incompatible(r) if r == "the segment never finished initialising" => {
-                State::Incomplete(r.clone())
+            wq::Error::Corrupted(r) => State::Corrupt(r.to_string()),
+            wq::Error::Incompatible(r) if r.cause == wq::IncompatibleCause::Unfinished => {
+                State::Incomplete(r.to_string())
             }
-            wq::Error::Incompatible(r) => State::Foreign(r.clone()),
+            wq::Error::Incompatible(r) => State::Foreign(r.to_string()),
             wq::Error::InvalidArgument(r) => {
                 State::Foreign(format!("not a valid wq queue name ({r})"))
             }
@@ -130,12 +130,23 @@ impl Users {
     }
 }
 
+/// Whose queues a command opens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Owners {
+    /// Only this user's (and root's): commands that push or pop, so that a
+    /// queue planted by another user is refused.
+    Mine,
+    /// Anyone's: read-only commands (`ls`, `stat`), which show every queue.
+    Any,
+}
+
 /// Opens queue `name` the way every command does: existing only.
-pub fn open(name: &str) -> wq::Result<Queue> {
+pub fn open(name: &str, owners: Owners) -> wq::Result<Queue> {
     Queue::open(
         name,
         &Options {
             open_mode: OpenMode::OpenOnly,
+            allow_other_owner: owners == Owners::Any,
             ..Options::default()
         },
     )
@@ -151,7 +162,7 @@ pub fn path_of(name: &str) -> PathBuf {
 pub fn probe(name: &str, users: &Users) -> wq::Result<Entry> {
     let bare = name.strip_prefix('/').unwrap_or(name);
     let path = path_of(bare);
-    let state = match open(bare) {
+    let state = match open(bare, Owners::Any) {
         Ok(queue) => match queue.stats() {
             Ok(stats) => State::Ok(stats),
             Err(e) => State::from_error(&e),
@@ -216,24 +227,28 @@ mod tests {
 
     #[test]
     fn states_from_errors() {
+        let corrupted = wq::Error::Corrupted(wq::Corrupted {
+            cause: wq::CorruptionCause::Record,
+            detail: "x".into(),
+        });
+        assert_eq!(State::from_error(&corrupted).label(), "corrupt");
+        let incompatible = |cause| {
+            wq::Error::Incompatible(wq::Incompatible {
+                cause,
+                detail: "x".into(),
+            })
+        };
         assert_eq!(
-            State::from_error(&wq::Error::Corrupted("x".into())).label(),
-            "corrupt"
-        );
-        assert_eq!(
-            State::from_error(&wq::Error::Incompatible(
-                "the segment never finished initialising".into()
-            ))
-            .label(),
+            State::from_error(&incompatible(wq::IncompatibleCause::Unfinished)).label(),
             "incomplete"
         );
-        assert_eq!(
-            State::from_error(&wq::Error::Incompatible(
-                "the segment is empty or never finished initialising".into()
-            ))
-            .label(),
-            "foreign"
-        );
+        for cause in [
+            wq::IncompatibleCause::Empty,
+            wq::IncompatibleCause::NotAQueue,
+            wq::IncompatibleCause::OtherLayout { version: 1 },
+        ] {
+            assert_eq!(State::from_error(&incompatible(cause)).label(), "foreign");
+        }
         assert_eq!(
             State::from_error(&wq::Error::PermissionDenied("x".into())).label(),
             "no access"

@@ -63,8 +63,8 @@ impl Pusher {
 /// `wq push`: arguments, `--file` contents, or standard input lines.
 pub fn push(args: &PushArgs) -> Outcome {
     let context = format!("push {}", args.name);
-    let queue =
-        inspect::open(&args.name).map_err(|e| queue_failure(context.clone(), &args.name, e))?;
+    let queue = inspect::open(&args.name, inspect::Owners::Mine)
+        .map_err(|e| queue_failure(context.clone(), &args.name, e))?;
     let mut pusher = Pusher {
         queue,
         timeout: args.timeout,
@@ -127,8 +127,8 @@ fn push_lines<R: Read>(pusher: &mut Pusher, input: &mut BufReader<R>) -> Result<
 /// `wq pop`: up to `-n` messages, waiting up to `--timeout` in total.
 pub fn pop(args: &PopArgs) -> Outcome {
     let context = format!("pop {}", args.name);
-    let queue =
-        inspect::open(&args.name).map_err(|e| queue_failure(context.clone(), &args.name, e))?;
+    let queue = inspect::open(&args.name, inspect::Owners::Mine)
+        .map_err(|e| queue_failure(context.clone(), &args.name, e))?;
     let format = if args.hex {
         MessageFormat::Hex
     } else if args.raw {

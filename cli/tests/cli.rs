@@ -258,10 +258,10 @@ fn rm_stale_removes_corrupt_and_incomplete_queues_only() {
     for q in [&corrupt, &incomplete, &healthy] {
         create(q, "4KiB");
     }
-    // Test-only knowledge of the layout-1 header: capacity at byte 16
-    // (covered by a checksum), the `ready` word at byte 48.
-    poke(&corrupt, 16, &[0x01]);
-    poke(&incomplete, 48, &[0, 0, 0, 0]);
+    // Test-only knowledge of the layout-2 header: capacity at byte 32
+    // (covered by a checksum), the `state` word at byte 28.
+    poke(&corrupt, 32, &[0x01]);
+    poke(&incomplete, 28, &[0, 0, 0, 0]);
 
     let e = ls_entry(&mut wq(["ls", "--json"]), &corrupt).unwrap();
     assert_eq!(e["state"], "corrupt");
@@ -443,7 +443,7 @@ fn rm_stale_asks_on_a_terminal() {
     let mut names = [shm.name("tty-a"), shm.name("tty-b")];
     for q in &names {
         create(q, "4KiB");
-        poke(q, 16, &[0x01]);
+        poke(q, 32, &[0x01]);
     }
     // Questions come in name order: answer no to the first, yes to the second.
     names.sort();

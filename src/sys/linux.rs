@@ -1,31 +1,30 @@
-//! Linux: POSIX shared memory files in `/dev/shm`, robust process-shared
-//! pthread mutexes, futexes and the monotonic clock.
+//! Linux: files in `/dev/shm`, open-file-description locks, futexes, the
+//! monotonic clock, signals, fork hooks and thread cancellation.
 //!
-//! Every function here is a thin, checked wrapper over one OS facility; the
-//! queue logic lives elsewhere.
+//! Every function here is a thin, checked wrapper over one OS facility that
+//! returns a typed outcome; the queue logic lives elsewhere. Calls that glibc
+//! makes cancellation points (`fcntl(F_SETLKW)`, `nanosleep`...) are avoided
+//! or issued as raw system calls, so that no wq call is a cancellation point.
 
-use std::ffi::{CStr, CString};
+use std::ffi::CStr;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::AtomicU32;
-use std::time::Duration;
+
+use crate::error::FixedText;
 
 /// Where `shm_open` keeps its files: queue `/q` is `/dev/shm/q`.
 pub const SHM_DIR: &str = "/dev/shm";
 
-/// The pthread mutex type that lives in the shared header.
-pub type RawMutex = libc::pthread_mutex_t;
-
 // glibc values (pthread.h); the libc crate does not export them for Linux.
-const PTHREAD_PROCESS_SHARED: libc::c_int = 1;
-const PTHREAD_MUTEX_ROBUST: libc::c_int = 1;
+const PTHREAD_CANCEL_DISABLE: libc::c_int = 1;
 
 unsafe extern "C" {
-    // glibc >= 2.30; the libc crate does not bind it.
-    fn pthread_mutex_clocklock(
-        mutex: *mut libc::pthread_mutex_t,
-        clock: libc::clockid_t,
-        abstime: *const libc::timespec,
+    fn pthread_setcancelstate(state: libc::c_int, old: *mut libc::c_int) -> libc::c_int;
+    fn pthread_atfork(
+        prepare: Option<unsafe extern "C" fn()>,
+        parent: Option<unsafe extern "C" fn()>,
+        child: Option<unsafe extern "C" fn()>,
     ) -> libc::c_int;
 }
 
@@ -42,119 +41,244 @@ fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
     }
 }
 
-/// Creates an unnamed file in `/dev/shm` (`O_TMPFILE`) with exactly `mode`
-/// (the umask does not apply), `len` bytes long, its memory reserved up
-/// front so that a full `/dev/shm` fails here and never as SIGBUS later.
+/// Takes ownership of a descriptor a successful call just returned.
+fn owned(fd: libc::c_int) -> OwnedFd {
+    // SAFETY: callers pass a descriptor that was just returned by the kernel
+    // and is owned by nobody else.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+/// Creates the file `path` exclusively (`O_CREAT | O_EXCL`, never through a
+/// symbolic link) with exactly `mode` (the umask does not apply).
+/// `Ok(None)` when the name is taken.
 ///
 /// # Errors
-/// The failing call and its OS error (`ENOSPC` when `/dev/shm` is full).
-pub fn create_unnamed(len: u64, mode: u32) -> Result<OwnedFd, (&'static str, io::Error)> {
-    let dir = CString::new(SHM_DIR).expect("SHM_DIR has no NUL");
-    // SAFETY: `dir` is NUL-terminated; the flags and mode are plain integers.
-    let fd = check(unsafe {
+/// The failing call and its OS error.
+pub fn create_exclusive(
+    path: &CStr,
+    mode: u32,
+) -> Result<Option<OwnedFd>, (&'static str, io::Error)> {
+    // SAFETY: `path` is NUL-terminated; flags and mode are plain integers.
+    let fd = match check(unsafe {
         libc::open(
-            dir.as_ptr(),
-            libc::O_TMPFILE | libc::O_RDWR | libc::O_CLOEXEC,
-            0o600,
+            path.as_ptr(),
+            libc::O_RDWR | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+            0o600 as libc::c_uint,
         )
-    })
-    .map_err(|e| ("open(O_TMPFILE) in /dev/shm", e))?;
-    // SAFETY: `fd` was just returned by open and is owned by nobody else.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    }) {
+        Ok(fd) => owned(fd),
+        Err(e) if e.raw_os_error() == Some(libc::EEXIST) => return Ok(None),
+        Err(e) => return Err(("open(O_CREAT | O_EXCL)", e)),
+    };
     // SAFETY: `fd` is an open descriptor owned by this function.
     check(unsafe { libc::fchmod(fd.as_raw_fd(), mode as libc::mode_t) })
         .map_err(|e| ("fchmod", e))?;
-    let len = libc::off_t::try_from(len)
-        .map_err(|_| ("ftruncate", io::Error::from_raw_os_error(libc::EFBIG)))?;
-    // SAFETY: `fd` is an open descriptor owned by this function.
-    check(unsafe { libc::ftruncate(fd.as_raw_fd(), len) }).map_err(|e| ("ftruncate", e))?;
-    // SAFETY: `fd` is an open descriptor; posix_fallocate returns an errno value.
-    let err = unsafe { libc::posix_fallocate(fd.as_raw_fd(), 0, len) };
-    if err != 0 {
-        return Err(("posix_fallocate", io::Error::from_raw_os_error(err)));
-    }
-    Ok(fd)
+    Ok(Some(fd))
 }
 
-/// Gives the unnamed file `fd` the shared-memory name `name` ("/q"),
-/// atomically: the name appears fully initialised or not at all.
-/// Returns `Ok(false)` when the name is already taken.
+/// Opens the existing file `path` for reading and writing, never through a
+/// symbolic link. `Ok(None)` when there is none.
 ///
 /// # Errors
-/// `linkat`'s OS error other than `EEXIST`.
-pub fn publish(fd: &OwnedFd, name: &CStr) -> io::Result<bool> {
-    let from = CString::new(format!("/proc/self/fd/{}", fd.as_raw_fd())).expect("no NUL");
-    let to = shm_path(name);
-    // SAFETY: both paths are NUL-terminated strings that outlive the call.
-    let ret = unsafe {
-        libc::linkat(
-            libc::AT_FDCWD,
-            from.as_ptr(),
-            libc::AT_FDCWD,
-            to.as_ptr(),
-            libc::AT_SYMLINK_FOLLOW,
-        )
-    };
-    match check(ret) {
-        Ok(_) => Ok(true),
-        Err(e) if e.raw_os_error() == Some(libc::EEXIST) => Ok(false),
-        Err(e) => Err(e),
-    }
-}
-
-fn shm_path(name: &CStr) -> CString {
-    let mut path = SHM_DIR.as_bytes().to_vec();
-    path.extend_from_slice(name.to_bytes());
-    CString::new(path).expect("names hold no NUL")
-}
-
-/// Opens the existing shared-memory object `name` ("/q") for reading and
-/// writing. `Ok(None)` when there is none.
-///
-/// # Errors
-/// `shm_open`'s OS error (`EACCES` without permission).
-pub fn open_existing(name: &CStr) -> io::Result<Option<OwnedFd>> {
-    // SAFETY: `name` is NUL-terminated; flags and mode are plain integers.
+/// `open`'s OS error (`EACCES` without permission).
+pub fn open_existing(path: &CStr) -> io::Result<Option<OwnedFd>> {
+    // SAFETY: `path` is NUL-terminated; flags are plain integers.
     match check(unsafe {
-        libc::shm_open(
-            name.as_ptr(),
-            libc::O_RDWR | libc::O_CLOEXEC | libc::O_NOFOLLOW,
-            0,
+        libc::open(
+            path.as_ptr(),
+            libc::O_RDWR | libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK,
         )
     }) {
-        // SAFETY: the descriptor was just returned by shm_open and is owned by nobody else.
-        Ok(fd) => Ok(Some(unsafe { OwnedFd::from_raw_fd(fd) })),
+        Ok(fd) => Ok(Some(owned(fd))),
         Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(None),
         Err(e) => Err(e),
     }
 }
 
-/// Size in bytes of the regular file `fd`; `Ok(None)` if it is not a regular file.
+/// A second, independent open file description of the file behind `fd`
+/// (so that locks taken through it are its own): through `/proc/self/fd`,
+/// or, without `/proc`, through `path` if it still names the same file.
+///
+/// # Errors
+/// The OS error of the last attempt; `ESTALE` when `path` names another file.
+pub fn reopen(fd: &OwnedFd, path: &CStr) -> io::Result<OwnedFd> {
+    let mut proc_path = FixedText::<32>::new();
+    proc_path.set(format_args!("/proc/self/fd/{}", fd.as_raw_fd()));
+    let proc_path = CStr::from_bytes_with_nul(proc_path.as_bytes_with_nul())
+        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: `proc_path` is NUL-terminated; flags are plain integers.
+    let reopened =
+        check(unsafe { libc::open(proc_path.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) }).map(owned);
+    if let Ok(new) = reopened {
+        return Ok(new);
+    }
+    let new = open_existing(path)?.ok_or_else(|| io::Error::from_raw_os_error(libc::ENOENT))?;
+    let (a, b) = (file_info(fd)?, file_info(&new)?);
+    if (a.dev, a.ino) != (b.dev, b.ino) {
+        return Err(io::Error::from_raw_os_error(libc::ESTALE));
+    }
+    Ok(new)
+}
+
+/// What `fstat` tells about a segment file.
+#[derive(Clone, Copy, Debug)]
+pub struct FileInfo {
+    /// Whether it is a regular file.
+    pub regular: bool,
+    /// Its size in bytes.
+    pub len: u64,
+    /// Bytes of storage allocated to it.
+    pub allocated: u64,
+    /// Its owner.
+    pub uid: u32,
+    /// Hard links to it (0 once removed).
+    pub links: u64,
+    dev: u64,
+    ino: u64,
+}
+
+/// `fstat` of `fd`.
 ///
 /// # Errors
 /// `fstat`'s OS error.
-pub fn regular_file_size(fd: &OwnedFd) -> io::Result<Option<u64>> {
+pub fn file_info(fd: &OwnedFd) -> io::Result<FileInfo> {
     // SAFETY: an all-zero `stat` is a valid value of this plain C struct.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
     // SAFETY: `fd` is open and `st` is a writable `stat`.
     check(unsafe { libc::fstat(fd.as_raw_fd(), &mut st) })?;
-    if st.st_mode & libc::S_IFMT != libc::S_IFREG {
-        return Ok(None);
-    }
-    Ok(u64::try_from(st.st_size).ok())
+    Ok(FileInfo {
+        regular: st.st_mode & libc::S_IFMT == libc::S_IFREG,
+        len: u64::try_from(st.st_size).unwrap_or(0),
+        allocated: u64::try_from(st.st_blocks).unwrap_or(0).saturating_mul(512),
+        uid: st.st_uid,
+        links: st.st_nlink,
+        dev: st.st_dev,
+        ino: st.st_ino,
+    })
 }
 
-/// Removes the shared-memory name `name` ("/q"). `Ok(false)` if there was none.
+/// The effective uid of this process.
+pub fn euid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// The process id, kept in the segment only as a hint for humans.
+pub fn pid() -> u32 {
+    // SAFETY: getpid has no preconditions and cannot fail.
+    unsafe { libc::getpid() as u32 }
+}
+
+/// The soft `RLIMIT_FSIZE` of this process, `None` when unlimited.
+pub fn file_size_limit() -> Option<u64> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `lim` is a writable rlimit.
+    if unsafe { libc::getrlimit(libc::RLIMIT_FSIZE, &mut lim) } != 0
+        || lim.rlim_cur == libc::RLIM_INFINITY
+    {
+        return None;
+    }
+    Some(lim.rlim_cur)
+}
+
+/// Sets the length of the file `fd`.
 ///
 /// # Errors
-/// `shm_unlink`'s OS error.
-pub fn unlink(name: &CStr) -> io::Result<bool> {
-    // SAFETY: `name` is NUL-terminated.
-    match check(unsafe { libc::shm_unlink(name.as_ptr()) }) {
+/// `ftruncate`'s OS error.
+pub fn set_len(fd: &OwnedFd, len: u64) -> io::Result<()> {
+    let len = libc::off_t::try_from(len).map_err(|_| io::Error::from_raw_os_error(libc::EFBIG))?;
+    // SAFETY: `fd` is an open descriptor.
+    check(unsafe { libc::ftruncate(fd.as_raw_fd(), len) }).map(drop)
+}
+
+/// Reserves storage for bytes `0..len` of `fd` (what is allocated already
+/// stays), so that a full `/dev/shm` fails here and never as SIGBUS later.
+///
+/// # Errors
+/// `fallocate`'s OS error (`ENOSPC`).
+pub fn allocate(fd: &OwnedFd, len: u64) -> io::Result<()> {
+    let len = libc::off_t::try_from(len).map_err(|_| io::Error::from_raw_os_error(libc::EFBIG))?;
+    loop {
+        // SAFETY: `fd` is an open descriptor; mode 0 allocates without
+        // changing what is stored.
+        match check(unsafe { libc::fallocate(fd.as_raw_fd(), 0, 0, len) }) {
+            Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
+            other => return other.map(drop),
+        }
+    }
+}
+
+/// Removes the file `path`. `Ok(false)` if there was none.
+///
+/// # Errors
+/// `unlink`'s OS error.
+pub fn unlink(path: &CStr) -> io::Result<bool> {
+    // SAFETY: `path` is NUL-terminated.
+    match check(unsafe { libc::unlink(path.as_ptr()) }) {
         Ok(_) => Ok(true),
         Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(false),
         Err(e) => Err(e),
     }
+}
+
+/// An open-file-description lock request on one byte at `offset`.
+fn ofd_lock_request(kind: libc::c_int, offset: u64) -> libc::flock {
+    // SAFETY: an all-zero flock is a valid value of this plain C struct.
+    let mut fl: libc::flock = unsafe { std::mem::zeroed() };
+    fl.l_type = kind as libc::c_short;
+    fl.l_whence = libc::SEEK_SET as libc::c_short;
+    fl.l_start = offset as libc::off_t;
+    fl.l_len = 1;
+    fl
+}
+
+/// `fcntl` as a raw system call: glibc's wrapper is a cancellation point
+/// for some commands, and wq calls must not be.
+fn fcntl_lock(fd: RawFd, cmd: libc::c_int, fl: &mut libc::flock) -> io::Result<()> {
+    // SAFETY: `fl` is a valid, writable flock for the duration of the call.
+    let ret = unsafe { libc::syscall(libc::SYS_fcntl, fd, cmd, fl as *mut libc::flock) };
+    if ret == -1 {
+        Err(last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// Takes an exclusive open-file-description lock on the byte at `offset`
+/// through `fd`, without waiting. `Ok(false)` when another description
+/// holds it. The kernel drops it when the description's last reference
+/// goes away (the process exits or dies, the descriptor is closed).
+///
+/// # Errors
+/// `fcntl`'s OS error other than a conflict.
+pub fn ofd_try_lock(fd: RawFd, offset: u64) -> io::Result<bool> {
+    let mut fl = ofd_lock_request(libc::F_WRLCK, offset);
+    match fcntl_lock(fd, libc::F_OFD_SETLK, &mut fl) {
+        Ok(()) => Ok(true),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EAGAIN | libc::EACCES)) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Releases a lock taken with [`ofd_try_lock`] through the same `fd`.
+pub fn ofd_unlock(fd: RawFd, offset: u64) {
+    let mut fl = ofd_lock_request(libc::F_UNLCK, offset);
+    // Unlocking a byte this description holds cannot fail but for a bad fd.
+    let _ = fcntl_lock(fd, libc::F_OFD_SETLK, &mut fl);
+}
+
+/// Whether any open file description other than `fd`'s holds a lock on the
+/// byte at `offset`.
+///
+/// # Errors
+/// `fcntl`'s OS error.
+pub fn ofd_is_locked(fd: RawFd, offset: u64) -> io::Result<bool> {
+    let mut fl = ofd_lock_request(libc::F_WRLCK, offset);
+    fcntl_lock(fd, libc::F_OFD_GETLK, &mut fl)?;
+    Ok(fl.l_type != libc::F_UNLCK as libc::c_short)
 }
 
 /// Nanoseconds on the monotonic clock.
@@ -177,181 +301,228 @@ fn timespec_of_ns(ns: u64) -> libc::timespec {
     }
 }
 
-/// Sleeps while `*word == expected`, at most `timeout` (None: no limit).
-/// Returns on a wake-up, a changed word, a signal or the timeout; callers
-/// re-check their condition. The futex is shared (no `FUTEX_PRIVATE_FLAG`)
-/// so that waiters and wakers in different processes meet.
-pub fn futex_wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) {
-    let ts = timeout.map(|t| timespec_of_ns(u64::try_from(t.as_nanos()).unwrap_or(u64::MAX)));
+/// `struct futex_waitv` of `<linux/futex.h>`.
+#[repr(C)]
+struct FutexWaitv {
+    val: u64,
+    uaddr: u64,
+    flags: u32,
+    reserved: u32,
+}
+
+const FUTEX2_SIZE_U32: u32 = 0x02;
+const FUTEX2_PRIVATE: u32 = 128;
+
+/// Sleeps while `*word == expected` (a futex shared between processes) and
+/// `*interrupt == 0` (a futex private to this process), until the absolute
+/// monotonic time `until_ns` (None: no limit). Returns on a wake-up of
+/// either word, a changed value, a signal or the time; callers re-check
+/// their condition. Kernels without `futex_waitv` (before 5.16) sleep on
+/// `word` alone in slices of at most 5 ms, so an interrupt is seen that late.
+pub fn futex_wait(word: &AtomicU32, expected: u32, interrupt: &AtomicU32, until_ns: Option<u64>) {
+    let waiters = [
+        FutexWaitv {
+            val: u64::from(expected),
+            uaddr: word.as_ptr() as u64,
+            flags: FUTEX2_SIZE_U32,
+            reserved: 0,
+        },
+        FutexWaitv {
+            val: 0,
+            uaddr: interrupt.as_ptr() as u64,
+            flags: FUTEX2_SIZE_U32 | FUTEX2_PRIVATE,
+            reserved: 0,
+        },
+    ];
+    let ts = until_ns.map(timespec_of_ns);
     let ts_ptr = ts
         .as_ref()
         .map_or(std::ptr::null(), |t| t as *const libc::timespec);
-    // SAFETY: `word` is a valid, aligned 32-bit atomic for the duration of the
-    // call; the kernel only reads it. `ts_ptr` is NULL or points to `ts`.
-    unsafe {
+    // SAFETY: both words are valid, aligned 32-bit atomics for the duration
+    // of the call and the kernel only reads them; `waiters` and `ts` outlive it.
+    let ret = unsafe {
         libc::syscall(
-            libc::SYS_futex,
-            word.as_ptr(),
-            libc::FUTEX_WAIT,
-            expected,
+            libc::SYS_futex_waitv,
+            waiters.as_ptr(),
+            waiters.len() as libc::c_uint,
+            0 as libc::c_uint,
             ts_ptr,
-        );
+            libc::CLOCK_MONOTONIC,
+        )
+    };
+    if ret == -1 && last_os_error().raw_os_error() == Some(libc::ENOSYS) {
+        let slice = 5_000_000;
+        let left = until_ns.map_or(slice, |u| u.saturating_sub(monotonic_ns()).min(slice));
+        let rel = timespec_of_ns(left);
+        // SAFETY: as above; FUTEX_WAIT takes a relative timeout.
+        unsafe {
+            libc::syscall(
+                libc::SYS_futex,
+                word.as_ptr(),
+                libc::FUTEX_WAIT,
+                expected,
+                &rel as *const libc::timespec,
+            );
+        }
     }
 }
 
-/// Wakes every process and thread sleeping in [`futex_wait`] on `word`.
-pub fn futex_wake_all(word: &AtomicU32) {
+/// Wakes up to `count` sleepers of [`futex_wait`] on `word`; `shared` when
+/// `word` lives in shared memory (waiters in other processes).
+pub fn futex_wake(word: &AtomicU32, count: i32, shared: bool) {
+    let op = if shared {
+        libc::FUTEX_WAKE
+    } else {
+        libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG
+    };
     // SAFETY: `word` is a valid, aligned 32-bit atomic; FUTEX_WAKE does not
-    // access memory beyond looking the address up.
+    // access memory beyond looking the address up. The call leaves errno
+    // as it was unless it fails, and it cannot fail on a valid address.
     unsafe {
-        libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE, i32::MAX);
+        libc::syscall(libc::SYS_futex, word.as_ptr(), op, count);
     }
 }
 
-/// Byte offset of glibc's `__kind` in `pthread_mutex_t` (64-bit glibc:
-/// `__lock`, `__count`, `__owner`, `__nusers`, then `__kind`).
-#[cfg(all(target_env = "gnu", target_pointer_width = "64"))]
-const KIND_OFFSET: usize = 16;
-
-/// The `__kind` word of a robust, process-shared mutex as this glibc writes
-/// it, learnt once from a mutex initialised here.
-#[cfg(all(target_env = "gnu", target_pointer_width = "64"))]
-fn expected_kind() -> i32 {
-    static KIND: std::sync::OnceLock<i32> = std::sync::OnceLock::new();
-    *KIND.get_or_init(|| {
-        // SAFETY: an all-zero pthread_mutex_t is valid storage for init.
-        let mut m: RawMutex = unsafe { std::mem::zeroed() };
-        // SAFETY: `m` is a private, writable mutex that no one else uses.
-        unsafe { mutex_init(&mut m) }.expect("a local robust mutex can be initialised");
-        // SAFETY: KIND_OFFSET + 4 <= size_of::<RawMutex>() (40); read as an
-        // unaligned i32 from the private copy.
-        let kind = unsafe {
-            std::ptr::read_unaligned((&raw const m).cast::<u8>().add(KIND_OFFSET).cast::<i32>())
-        };
-        // SAFETY: `m` is initialised, unlocked and unused.
-        unsafe { libc::pthread_mutex_destroy(&mut m) };
-        kind
-    })
+/// Sleeps for `ns` nanoseconds without being a cancellation point (a
+/// futex wait on a private word nobody wakes).
+pub fn sleep_ns(ns: u64) {
+    let word = AtomicU32::new(0);
+    let never = AtomicU32::new(0);
+    futex_wait(&word, 0, &never, Some(monotonic_ns().saturating_add(ns)));
 }
 
-/// The `__kind` word inside the mutex at `m` (4-byte aligned, as the mutex is).
-#[cfg(all(target_env = "gnu", target_pointer_width = "64"))]
-fn kind_word(m: *mut RawMutex) -> *const std::sync::atomic::AtomicI32 {
-    m.cast::<u8>().wrapping_add(KIND_OFFSET).cast()
-}
+/// Thread cancellation stays disabled while this lives: wq calls are not
+/// cancellation points, and a cancellation unwinding through Rust frames
+/// would abort the process.
+pub struct NoCancel(libc::c_int);
 
-/// Whether the mutex still has the type it was created with. glibc trusts
-/// this word: a scribbled one sends it down paths for other mutex types,
-/// some of which abort the process on their internal assertions. Checked
-/// before every lock, so that a scribbled segment is an error, not a crash.
-///
-/// # Safety
-/// `m` must point to a mapped `pthread_mutex_t` (possibly scribbled over).
-#[cfg(all(target_env = "gnu", target_pointer_width = "64"))]
-pub unsafe fn mutex_kind_intact(m: *mut RawMutex) -> bool {
-    // SAFETY: kind_word points inside the mapped, aligned mutex (caller's contract).
-    unsafe { &*kind_word(m) }.load(std::sync::atomic::Ordering::Relaxed) == expected_kind()
-}
-
-/// Writes the creation-time type back into a mutex the caller holds, so
-/// that unlocking it takes the right path even if a peer scribbled over it.
-///
-/// # Safety
-/// The calling thread must hold `m`.
-#[cfg(all(target_env = "gnu", target_pointer_width = "64"))]
-pub unsafe fn mutex_restore_kind(m: *mut RawMutex) {
-    // SAFETY: the caller guarantees `m` is mapped (and held).
-    if !unsafe { mutex_kind_intact(m) } {
-        // SAFETY: kind_word points inside the mapped, aligned mutex we hold.
-        unsafe { &*kind_word(m) }.store(expected_kind(), std::sync::atomic::Ordering::Relaxed);
+impl NoCancel {
+    /// Disables cancellation for the calling thread until the guard drops.
+    pub fn new() -> NoCancel {
+        let mut old = 0;
+        // SAFETY: `old` is writable; the state is a valid constant.
+        unsafe { pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &mut old) };
+        NoCancel(old)
     }
 }
 
-/// Other C libraries: no known type word to check.
-///
-/// # Safety
-/// None beyond the signature; kept `unsafe` to match the glibc version.
-#[cfg(not(all(target_env = "gnu", target_pointer_width = "64")))]
-pub unsafe fn mutex_kind_intact(_m: *mut RawMutex) -> bool {
-    true
+impl Drop for NoCancel {
+    fn drop(&mut self) {
+        let mut ignored = 0;
+        // SAFETY: restores the state read by `new`.
+        unsafe { pthread_setcancelstate(self.0, &mut ignored) };
+    }
 }
 
-/// Other C libraries: nothing to restore.
-///
-/// # Safety
-/// None beyond the signature; kept `unsafe` to match the glibc version.
-#[cfg(not(all(target_env = "gnu", target_pointer_width = "64")))]
-pub unsafe fn mutex_restore_kind(_m: *mut RawMutex) {}
-
-/// Initialises a robust, process-shared mutex in place.
-///
-/// # Safety
-/// `m` must point to writable memory for one `pthread_mutex_t` that no
-/// process uses yet.
+/// Runs `child` in the child process after every `fork()`.
 ///
 /// # Errors
-/// The errno value of the failing pthread call.
-pub unsafe fn mutex_init(m: *mut RawMutex) -> Result<(), i32> {
-    // SAFETY: an all-zero attribute object is overwritten by pthread_mutexattr_init.
-    let mut attr: libc::pthread_mutexattr_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `attr` is writable; each call returns 0 or an errno value.
-    let ret = unsafe {
-        let mut r = libc::pthread_mutexattr_init(&mut attr);
-        if r == 0 {
-            r = libc::pthread_mutexattr_setpshared(&mut attr, PTHREAD_PROCESS_SHARED);
-        }
-        if r == 0 {
-            r = libc::pthread_mutexattr_setrobust(&mut attr, PTHREAD_MUTEX_ROBUST);
-        }
-        if r == 0 {
-            r = libc::pthread_mutex_init(m, &attr);
-        }
-        libc::pthread_mutexattr_destroy(&mut attr);
-        r
-    };
-    if ret == 0 { Ok(()) } else { Err(ret) }
-}
-
-/// `pthread_mutex_trylock`: 0, `EBUSY`, `EOWNERDEAD` or another errno value.
-///
-/// # Safety
-/// `m` must point to a mapped `pthread_mutex_t` (possibly scribbled over).
-pub unsafe fn mutex_trylock(m: *mut RawMutex) -> i32 {
-    // SAFETY: the caller guarantees `m` is mapped memory of the right size.
-    unsafe { libc::pthread_mutex_trylock(m) }
-}
-
-/// Locks, giving up at `until_ns` on the monotonic clock (None: never).
-/// Returns 0, `ETIMEDOUT`, `EOWNERDEAD` or another errno value.
-///
-/// # Safety
-/// `m` must point to a mapped `pthread_mutex_t` (possibly scribbled over).
-pub unsafe fn mutex_lock_until(m: *mut RawMutex, until_ns: Option<u64>) -> i32 {
-    match until_ns {
-        // SAFETY: the caller guarantees `m` is mapped memory of the right size.
-        None => unsafe { libc::pthread_mutex_lock(m) },
-        Some(ns) => {
-            let ts = timespec_of_ns(ns);
-            // SAFETY: as above; `ts` outlives the call.
-            unsafe { pthread_mutex_clocklock(m, libc::CLOCK_MONOTONIC, &ts) }
-        }
+/// `pthread_atfork`'s error number.
+pub fn on_fork_child(child: unsafe extern "C" fn()) -> io::Result<()> {
+    // SAFETY: `child` is a function that stays loaded as long as this
+    // library (glibc unregisters it when the library is unloaded).
+    match unsafe { pthread_atfork(None, None, Some(child)) } {
+        0 => Ok(()),
+        err => Err(io::Error::from_raw_os_error(err)),
     }
 }
 
-/// Marks a mutex whose owner died as consistent again (after repair).
-///
-/// # Safety
-/// The calling thread must hold `m`, acquired with `EOWNERDEAD`.
-pub unsafe fn mutex_consistent(m: *mut RawMutex) -> i32 {
-    // SAFETY: guaranteed by the caller.
-    unsafe { libc::pthread_mutex_consistent(m) }
+/// Closes a descriptor (in a fork child's handler: async-signal-safe).
+pub fn close_raw(fd: RawFd) {
+    // SAFETY: the caller owns `fd` and never uses it again; close(2) as a
+    // raw system call is async-signal-safe and not a cancellation point.
+    unsafe { libc::syscall(libc::SYS_close, fd) };
 }
 
-/// Unlocks a mutex held by the calling thread.
+/// The signal handler type [`install_sigbus`] takes.
+pub type FaultHandler = extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void);
+
+/// Installs `handler` for SIGBUS and returns the previous disposition, to
+/// chain to for faults that are not wq's.
+///
+/// # Errors
+/// `sigaction`'s OS error.
+pub fn install_sigbus(handler: FaultHandler) -> io::Result<libc::sigaction> {
+    // SAFETY: all-zero sigaction structs are valid values.
+    let mut new: libc::sigaction = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
+    new.sa_sigaction = handler as usize;
+    new.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK | libc::SA_RESTART;
+    // SAFETY: `new.sa_mask` is a writable sigset.
+    unsafe { libc::sigemptyset(&mut new.sa_mask) };
+    // SAFETY: both structs are valid for the call.
+    check(unsafe { libc::sigaction(libc::SIGBUS, &new, &mut old) })?;
+    Ok(old)
+}
+
+/// Hands a SIGBUS that is not wq's to the disposition `prev` found before
+/// wq's handler: its handler, or the default action (the fault repeats when
+/// the handler returns, and then kills the process as it would have).
 ///
 /// # Safety
-/// The calling thread must hold `m`.
-pub unsafe fn mutex_unlock(m: *mut RawMutex) -> i32 {
-    // SAFETY: guaranteed by the caller.
-    unsafe { libc::pthread_mutex_unlock(m) }
+/// Must be called from the SIGBUS handler with its arguments.
+pub unsafe fn chain_sigbus(
+    prev: &libc::sigaction,
+    sig: libc::c_int,
+    info: *mut libc::siginfo_t,
+    ctx: *mut libc::c_void,
+) {
+    let handler = prev.sa_sigaction;
+    if handler == libc::SIG_DFL || handler == libc::SIG_IGN {
+        // SAFETY: all-zero sigaction is SIG_DFL with an empty mask.
+        let dfl: libc::sigaction = unsafe { std::mem::zeroed() };
+        // SAFETY: sigaction is async-signal-safe; `dfl` is valid.
+        unsafe { libc::sigaction(libc::SIGBUS, &dfl, std::ptr::null_mut()) };
+    } else if prev.sa_flags & libc::SA_SIGINFO != 0 {
+        // SAFETY: the previous handler was installed for SIGBUS with
+        // SA_SIGINFO, so it has this signature.
+        let f: FaultHandler = unsafe { std::mem::transmute(handler) };
+        f(sig, info, ctx);
+    } else {
+        // SAFETY: a handler installed without SA_SIGINFO takes the signal number.
+        let f: extern "C" fn(libc::c_int) = unsafe { std::mem::transmute(handler) };
+        f(sig);
+    }
+}
+
+/// Replaces `len` bytes of mappings at `addr` by private zero pages, so
+/// that accesses to a segment whose file was truncated under it no longer
+/// fault. Async-signal-safe.
+///
+/// # Errors
+/// `mmap`'s OS error.
+pub fn map_zeros_over(addr: usize, len: usize) -> io::Result<()> {
+    // SAFETY: MAP_FIXED over a range this process mapped itself (the
+    // caller's contract); mmap is async-signal-safe.
+    let p = unsafe {
+        libc::mmap(
+            addr as *mut libc::c_void,
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        Err(last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// The faulting address of a SIGBUS.
+///
+/// # Safety
+/// `info` must be the siginfo the kernel passed to a SIGBUS handler.
+pub unsafe fn fault_address(info: *const libc::siginfo_t) -> usize {
+    // SAFETY: guaranteed by the caller; si_addr is valid for SIGBUS.
+    unsafe { (*info).si_addr() as usize }
+}
+
+/// errno of the calling thread, saved and restored around a signal handler.
+pub fn errno_location() -> *mut libc::c_int {
+    // SAFETY: __errno_location always returns this thread's errno.
+    unsafe { libc::__errno_location() }
 }

@@ -102,6 +102,7 @@ void test_error_mapping() {
         {WQ_EXISTS, 3},          {WQ_INCOMPATIBLE, 4}, {WQ_CORRUPTED, 4},
         {WQ_PERMISSION_DENIED, 5}, {WQ_SYSTEM_ERROR, 5}, {WQ_INTERNAL, 6},
         {WQ_OK, 6},              {999, 6},             {-7, 6},
+        {WQ_INTERRUPTED, 7},
     };
     for (const row& r : rows) {
         int kind = -1;
@@ -122,6 +123,9 @@ void test_error_mapping() {
         } catch (const wq::internal_error& e) {
             kind = 6;
             CHECK(e.code() == r.code);
+        } catch (const wq::interrupted_error& e) {
+            kind = 7;
+            CHECK(e.status() == wq::status::interrupted);
         }
         if (kind != r.kind) {
             std::cerr << "status " << r.code << " mapped to kind " << kind << ", expected "
@@ -318,6 +322,36 @@ void test_work_queue() {
     CHECK(!wq::queue::remove(name));
 }
 
+void test_interrupt() {
+    const std::string name = unique_name("interrupt");
+    wq::options o;
+    o.capacity = 4096;
+    wq::queue q(name, o);
+    q.push("queued");
+    q.interrupt();
+    // No wait needed: still delivered; then waiting calls are interrupted.
+    CHECK(text(q.pop()) == "queued");
+    CHECK_THROWS(wq::interrupted_error, WQ_INTERRUPTED, q.pop());
+    CHECK_THROWS(wq::interrupted_error, WQ_INTERRUPTED,
+                 q.try_pop_for(std::chrono::milliseconds(50)));
+    CHECK(!q.try_pop());  // WQ_NO_WAIT never waits
+    q.interrupt_clear();
+    CHECK(!q.try_pop_for(std::chrono::milliseconds(5)));
+    // Another handle on the same queue is not affected.
+    wq::queue other(name, o);
+    q.interrupt();
+    other.push("x");
+    CHECK(text(other.pop()) == "x");
+    CHECK(!other.try_pop_for(std::chrono::milliseconds(5)));
+    // The flag that lets a queue of another user be opened.
+    wq::options mine;
+    mine.open = wq::open_mode::open_only;
+    mine.allow_other_owner = true;
+    CHECK((mine.to_c().flags & WQ_ALLOW_OTHER_OWNER) != 0);
+    wq::queue again(name, mine);
+    CHECK(again.stats().len == 0);
+}
+
 }  // namespace
 
 int main() {
@@ -328,6 +362,7 @@ int main() {
         test_push_pop();
         test_batches();
         test_work_queue();
+        test_interrupt();
         failures += second_translation_unit(unique_name("second-tu").c_str());
     } catch (const std::exception& e) {
         std::cerr << "unexpected exception: " << e.what() << "\n";

@@ -1,0 +1,459 @@
+//! The locked protocol: side transactions over one attached segment.
+//!
+//! Producers and consumers have a lock each (wq's own lock word in their
+//! [`Side`], see [`crate::lock`]), so pushers and poppers never contend with
+//! each other. A side transaction is: **begin** (take the side's lock,
+//! repairing what a dead holder left), **write or read** (under the lock a
+//! producer writes whole records after `tail`, a consumer copies records out
+//! from `head`), **publish** (the new position with Release, then the side's
+//! message total). A record is therefore visible only once complete, and it
+//! is released for reuse only once copied out. A lock holder first notes
+//! the position it started from and the total it will publish (`pending_*`),
+//! so that whoever takes over the lock of a dead holder can tell whether the
+//! update was published and finish it ([`Handle::repair`]).
+//!
+//! Nothing read from the segment is trusted: positions and record headers
+//! are validated before use, and a segment truncated under the handle is
+//! seen (SIGBUS handler, file size) before anything is published.
+
+use std::os::fd::OwnedFd;
+use std::sync::atomic::AtomicU32;
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::layout::{Geometry, Header, Position, Side};
+use crate::liveness::{Identity, Table};
+use crate::lock::{self, Hold, LockError, Waiter};
+use crate::ring::{self, Ring, record_len};
+use crate::segment::Segment;
+use crate::sink::Sink;
+use crate::sync::{Deadline, Event};
+use crate::sys;
+
+/// Bytes of progress (four cache lines) a waiter prefers to see before it
+/// takes over (see `sync::Event::wait_until`).
+const GATHER_BYTES: u64 = 256;
+
+/// A snapshot of a queue's counters (see [`crate::Queue::stats`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Messages queued now.
+    pub len: u64,
+    /// Bytes of `capacity` in use now (record headers included); 0 when empty.
+    pub bytes_used: u64,
+    /// Bytes of message storage.
+    pub capacity: u64,
+    /// Effective maximum message size.
+    pub max_message_size: u64,
+    /// Messages pushed since creation.
+    pub pushed_total: u64,
+    /// Messages popped since creation.
+    pub popped_total: u64,
+    /// Times a dead lock owner was detected and recovered.
+    pub recoveries: u64,
+}
+
+/// Which side a transaction is on.
+#[derive(Clone, Copy)]
+enum Which {
+    Producer,
+    Consumer,
+}
+
+/// One attached handle: the mapped segment, its ring, this handle's
+/// identity and its private waiting state.
+pub struct Handle {
+    segment: Segment,
+    ring: Ring,
+    geometry: Geometry,
+    identity: Identity,
+    /// Non-zero while interrupted ([`Handle::interrupt`]); waits sleep on it.
+    interrupt: AtomicU32,
+    holds: [Hold; 2],
+}
+
+/// A side transaction in progress: the side's lock, held; released on drop.
+struct Held<'a> {
+    side: &'a Side,
+    hold: &'a Hold,
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        self.hold.leave();
+        lock::unlock(&self.side.lock);
+    }
+}
+
+impl Handle {
+    /// Attaches to a mapped segment.
+    ///
+    /// # Errors
+    /// Those of reopening the file and attaching an identity.
+    pub fn attach(segment: Segment) -> Result<Handle> {
+        let geometry = segment.geometry();
+        let lock_fd = {
+            let _no_cancel = sys::NoCancel::new();
+            segment.reopen()?
+        };
+        let identity = Identity::attach(Table::new(segment.slots()), segment.entry(), lock_fd)?;
+        // SAFETY: the segment maps `capacity` bytes of storage at `data()`
+        // (validated against its size), a non-zero multiple of 8, for as long
+        // as the segment (owned alongside the ring) lives.
+        let ring = unsafe { Ring::new(segment.data(), geometry.capacity) };
+        Ok(Handle {
+            segment,
+            ring,
+            geometry,
+            identity,
+            interrupt: AtomicU32::new(0),
+            holds: [Hold::default(), Hold::default()],
+        })
+    }
+
+    /// The validated geometry.
+    pub fn geometry(&self) -> Geometry {
+        self.geometry
+    }
+
+    fn header(&self) -> &Header {
+        self.segment.header()
+    }
+
+    fn table(&self) -> Table<'_> {
+        Table::new(self.segment.slots())
+    }
+
+    fn reopen(&self) -> Result<OwnedFd> {
+        self.segment.reopen()
+    }
+
+    /// Ends every wait of this handle in this process, now and until
+    /// [`Handle::interrupt_clear`]. Async-signal-safe: one store and one
+    /// private futex wake.
+    pub fn interrupt(&self) {
+        self.interrupt.store(1, Release);
+        sys::futex_wake(&self.interrupt, i32::MAX, false);
+    }
+
+    /// Ends the interrupted state.
+    pub fn interrupt_clear(&self) {
+        self.interrupt.store(0, Release);
+    }
+
+    /// Whether a peer's token is alive, asked through this handle's own
+    /// liveness descriptor.
+    fn alive(&self, token: u32) -> bool {
+        match self.segment.entry().lock_fd() {
+            Some(fd) => self.table().is_alive(token, fd),
+            None => true,
+        }
+    }
+
+    /// Begins a transaction on `which` side: takes its lock within
+    /// `deadline`, repairing the update of a dead holder. `busy` is the
+    /// error for a lock a peer keeps past the deadline.
+    fn begin(&self, which: Which, deadline: &Deadline, busy: fn() -> Error) -> Result<Held<'_>> {
+        let h = self.header();
+        let (side, position, hold) = match which {
+            Which::Producer => (&h.producer, &h.tail, &self.holds[0]),
+            Which::Consumer => (&h.consumer, &h.head, &self.holds[1]),
+        };
+        let me = self
+            .identity
+            .token(self.table(), self.segment.entry(), || self.reopen())?;
+        let waiter = Waiter {
+            me,
+            hold,
+            interrupt: &self.interrupt,
+            alive: |token| self.alive(token),
+        };
+        let took_over = lock::lock(&side.lock, &waiter, deadline).map_err(|e| match e {
+            LockError::TimedOut => busy(),
+            LockError::Interrupted => Error::Interrupted,
+        })?;
+        hold.enter();
+        let held = Held { side, hold };
+        if took_over {
+            self.repair(side, position);
+        }
+        Ok(held)
+    }
+
+    /// Runs under a lock whose previous holder died holding it: if its
+    /// update published the position but not the total, finish it; count
+    /// the recovery. A half-written record beyond `tail` needs nothing: it
+    /// was never published and will be overwritten.
+    fn repair(&self, side: &Side, position: &Position) {
+        if position.pos.load(Relaxed) != side.pending_pos.load(Relaxed) {
+            side.total.store(side.pending_total.load(Relaxed), Relaxed);
+        }
+        self.header().recoveries.fetch_add(1, Relaxed);
+    }
+
+    /// Publishes a side's new position, then its total (see the module docs).
+    /// Refuses when the segment was truncated under the handle: what was
+    /// written may have gone to private zero pages.
+    fn publish(&self, side: &Side, position: &Position, pos: u64, count: u64) -> Result<()> {
+        if self.segment.entry().broken() {
+            return self.segment.check_whole();
+        }
+        let total = side.total.load(Relaxed).wrapping_add(count);
+        side.pending_total.store(total, Relaxed);
+        position.pos.store(pos, Release);
+        side.total.store(total, Relaxed);
+        Ok(())
+    }
+
+    /// Pushes a prefix of `msgs` (see [`crate::Queue::push_batch`]); the
+    /// first message is known to fit the queue's limit.
+    pub fn push_batch<M: AsRef<[u8]>>(
+        &self,
+        msgs: &[M],
+        timeout: Option<Duration>,
+    ) -> Result<usize> {
+        let h = self.header();
+        let first_len = msgs.first().map_or(0, |m| m.as_ref().len() as u64);
+        let need = record_len(first_len);
+        let capacity = self.geometry.capacity;
+        let deadline = Deadline::new(timeout);
+        let mut gather = timeout != Some(Duration::ZERO);
+        loop {
+            let pushed = self.push_locked(msgs, &deadline, gather)?;
+            if pushed > 0 {
+                Event(&h.not_empty).notify();
+                return Ok(pushed);
+            }
+            // Bytes of room; tail first: a head read later can only be further
+            // on. Impossible positions count as room: the locked path reports them.
+            let room = || {
+                let tail = h.tail.pos.load(Acquire);
+                ring::used(h.head.pos.load(Acquire), tail, capacity)
+                    .map_or(capacity, |used| capacity - used)
+            };
+            let plenty = need.saturating_add(GATHER_BYTES).min(capacity);
+            let waited = Event(&h.not_full).wait_until(
+                &deadline,
+                room,
+                need,
+                plenty,
+                &self.interrupt,
+                || self.segment.check_whole(),
+            )?;
+            if !waited {
+                return Err(Error::Full);
+            }
+            gather = false;
+        }
+    }
+
+    /// Under the producer lock, writes as many leading `msgs` as fit. With
+    /// `gather`, it writes nothing when it had to re-read the head and found
+    /// less than [`GATHER_BYTES`] to spare: the caller then waits a moment for
+    /// more room (see [`Event::wait_until`]) instead of chasing the consumer.
+    fn push_locked<M: AsRef<[u8]>>(
+        &self,
+        msgs: &[M],
+        deadline: &Deadline,
+        gather: bool,
+    ) -> Result<usize> {
+        let h = self.header();
+        let _held = self.begin(Which::Producer, deadline, || Error::Full)?;
+        let side = &h.producer;
+        let Geometry {
+            capacity,
+            max_message_size,
+        } = self.geometry;
+        let tail = h.tail.pos.load(Relaxed);
+        let mut used = match ring::used(side.cached_peer.load(Relaxed), tail, capacity) {
+            Ok(used) => used,
+            Err(_) => self.refresh_head(side, tail)?,
+        };
+        side.pending_pos.store(tail, Relaxed);
+        let mut pos = tail;
+        let mut count = 0u64;
+        for msg in msgs {
+            let msg = msg.as_ref();
+            if msg.len() as u64 > max_message_size {
+                break;
+            }
+            let need = record_len(msg.len() as u64);
+            if capacity - used < need {
+                used = self.refresh_head(side, pos)?;
+                let want = if gather && count == 0 {
+                    need.saturating_add(GATHER_BYTES).min(capacity)
+                } else {
+                    need
+                };
+                if capacity - used < want {
+                    break;
+                }
+            }
+            pos += self.ring.write_record(pos, msg);
+            used += need;
+            count += 1;
+        }
+        if count > 0 {
+            self.publish(side, &h.tail, pos, count)?;
+        }
+        Ok(count as usize)
+    }
+
+    /// Re-reads the published head; returns the bytes used up to `pos`.
+    fn refresh_head(&self, side: &Side, pos: u64) -> Result<u64> {
+        let head = self.header().head.pos.load(Acquire);
+        side.cached_peer.store(head, Relaxed);
+        ring::used(head, pos, self.geometry.capacity)
+    }
+
+    /// Pops up to `max` messages into `sink`, waiting up to `timeout` for
+    /// the first.
+    pub fn pop_records<S: Sink>(
+        &self,
+        sink: &mut S,
+        max: usize,
+        timeout: Option<Duration>,
+    ) -> Result<usize> {
+        let h = self.header();
+        let deadline = Deadline::new(timeout);
+        let mut gather = timeout != Some(Duration::ZERO);
+        loop {
+            let popped = self.pop_locked(sink, max, &deadline, gather)?;
+            if popped > 0 {
+                Event(&h.not_full).notify();
+                return Ok(popped);
+            }
+            let published = || {
+                h.tail
+                    .pos
+                    .load(Acquire)
+                    .wrapping_sub(h.head.pos.load(Acquire))
+            };
+            let waited = Event(&h.not_empty).wait_until(
+                &deadline,
+                published,
+                1,
+                GATHER_BYTES,
+                &self.interrupt,
+                || self.segment.check_whole(),
+            )?;
+            if !waited {
+                return Err(Error::Empty);
+            }
+            gather = false;
+        }
+    }
+
+    /// Under the consumer lock, copies out as many head messages as `sink`
+    /// takes, up to `max`, stepping over padding. With `gather`, it takes
+    /// nothing when it had to re-read the tail and found less than
+    /// [`GATHER_BYTES`] published: the caller then waits a moment for more
+    /// (see [`Event::wait_until`]) instead of chasing the producer through
+    /// the line it is writing.
+    fn pop_locked<S: Sink>(
+        &self,
+        sink: &mut S,
+        max: usize,
+        deadline: &Deadline,
+        gather: bool,
+    ) -> Result<usize> {
+        let h = self.header();
+        let _held = self.begin(Which::Consumer, deadline, || Error::Empty)?;
+        let side = &h.consumer;
+        let Geometry {
+            capacity,
+            max_message_size,
+        } = self.geometry;
+        let head = h.head.pos.load(Relaxed);
+        let mut available = match ring::used(head, side.cached_peer.load(Relaxed), capacity) {
+            Ok(0) | Err(_) => match self.refresh_tail(side, head)? {
+                thin if gather && thin < GATHER_BYTES => return Ok(0),
+                available => available,
+            },
+            Ok(available) => available,
+        };
+        side.pending_pos.store(head, Relaxed);
+        let mut pos = head;
+        let mut count = 0usize;
+        while count < max {
+            if available == 0 {
+                available = self.refresh_tail(side, pos)?;
+                if available == 0 {
+                    break;
+                }
+            }
+            let record = self.ring.read_header(pos, available, max_message_size)?;
+            let len = record.len;
+            let rec = record_len(len);
+            if !record.padding {
+                let Some(dst) = sink.place(count, len as usize) else {
+                    if count == 0 {
+                        return Err(Error::BufferTooSmall {
+                            needed: len,
+                            cap: sink.room() as u64,
+                        });
+                    }
+                    break;
+                };
+                self.ring.read_message(&record, dst);
+                count += 1;
+            }
+            pos += rec;
+            available -= rec;
+        }
+        if pos != head {
+            self.publish(side, &h.head, pos, count as u64)?;
+        }
+        Ok(count)
+    }
+
+    /// Re-reads the published tail; returns the bytes published from `pos`.
+    fn refresh_tail(&self, side: &Side, pos: u64) -> Result<u64> {
+        let tail = self.header().tail.pos.load(Acquire);
+        side.cached_peer.store(tail, Relaxed);
+        ring::used(pos, tail, self.geometry.capacity)
+    }
+
+    /// A snapshot of the queue's counters (see [`crate::Queue::stats`]).
+    pub fn stats(&self) -> Result<Stats> {
+        self.segment.check_whole()?;
+        let h = self.header();
+        let deadline = Deadline::new(Some(Duration::ZERO));
+        let _producer = self.begin_for_stats(Which::Producer, &deadline)?;
+        let _consumer = self.begin_for_stats(Which::Consumer, &deadline)?;
+        // Consumer side first: what it moved was pushed before.
+        let popped_total = h.consumer.total.load(Relaxed);
+        let head = h.head.pos.load(Acquire);
+        let tail = h.tail.pos.load(Acquire);
+        let pushed_total = h.producer.total.load(Relaxed);
+        Ok(Stats {
+            len: pushed_total.saturating_sub(popped_total),
+            bytes_used: ring::used(head, tail, self.geometry.capacity)?,
+            capacity: self.geometry.capacity,
+            max_message_size: self.geometry.max_message_size,
+            pushed_total,
+            popped_total,
+            recoveries: h.recoveries.load(Relaxed),
+        })
+    }
+
+    /// Takes a lock for [`Handle::stats`]: `None` when a peer keeps it past
+    /// the deadline or the handle is interrupted (the counters are then
+    /// read without it).
+    fn begin_for_stats(&self, which: Which, deadline: &Deadline) -> Result<Option<Held<'_>>> {
+        match self.begin(which, deadline, || Error::Empty) {
+            Ok(held) => Ok(Some(held)),
+            Err(Error::Empty | Error::Interrupted) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        // Closing descriptors is a cancellation point in glibc.
+        let _no_cancel = sys::NoCancel::new();
+        self.identity.detach(self.table(), self.segment.entry());
+    }
+}
