@@ -701,11 +701,17 @@ fn a_failing_call_from_an_atexit_handler_returns_its_status() {
 // Hostile conditions at the C boundary: pthread_cancel, signal handlers
 // calling wq_interrupt, malloc failing inside wq_open.
 
-/// Builds `source` (which includes tests/c/hostile.h) against `link`, runs it
-/// on a base name (the program uses BASE-`suffix` for each of `suffixes`, all
-/// removed afterwards even on failure) and asserts that it exits 0 within
-/// `limit`; returns its stdout.
-fn run_hostile(source: &str, link: Link, suffixes: &[&str], limit: Duration) -> String {
+/// Builds `source` (which includes tests/c/hostile.h) against `link` and
+/// runs it with a base name and `args` (the program uses BASE-`suffix` for
+/// each of `suffixes`, all removed afterwards even on failure); kills it
+/// past `limit`. Returns how it ended.
+fn run_hostile(
+    source: &str,
+    link: Link,
+    suffixes: &[&str],
+    args: &[&str],
+    limit: Duration,
+) -> Output {
     let out = format!(
         "{}{}",
         source.trim_end_matches(".c"),
@@ -720,44 +726,56 @@ fn run_hostile(source: &str, link: Link, suffixes: &[&str], limit: Duration) -> 
     let program = Spawned(Some(
         Command::new(&exe)
             .arg(&base)
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("spawn {source}: {e}")),
     ));
     let result = program.finish_within(limit, source);
+    let stdout = String::from_utf8_lossy(&result.stdout);
+    eprintln!("{source} {args:?}:\n{}", stdout.trim_end());
+    result
+}
+
+/// [`run_hostile`] with no arguments, asserting that the program passed;
+/// returns its stdout.
+fn run_hostile_ok(source: &str, suffixes: &[&str]) -> String {
+    let result = run_hostile(source, Link::Shared, suffixes, &[], Duration::from_secs(60));
     assert_ran_ok(source, &result);
-    let stdout = String::from_utf8_lossy(&result.stdout).into_owned();
-    eprint!("{source}:\n{stdout}");
-    stdout
+    String::from_utf8_lossy(&result.stdout).into_owned()
 }
 
 #[test]
 fn pthread_cancel_of_threads_inside_wq_calls_does_not_abort() {
-    let out = run_hostile(
-        "cancel.c",
-        Link::Shared,
-        &["loop", "block"],
-        Duration::from_secs(60),
-    );
+    let out = run_hostile_ok("cancel.c", &["loop", "block"]);
     assert!(out.contains("wq_push on a full queue: completed"), "{out}");
 }
 
 #[test]
 fn wq_interrupt_from_signal_handlers_ends_forever_waits() {
-    let out = run_hostile(
-        "interrupt.c",
-        Link::Shared,
-        &["intr"],
-        Duration::from_secs(60),
-    );
+    let out = run_hostile_ok("interrupt.c", &["intr"]);
     assert!(out.contains("300 racing signals"), "{out}");
 }
 
 #[test]
 fn malloc_failing_inside_wq_open_gives_a_status_not_an_abort() {
-    for link in [Link::Shared, Link::Static] {
-        let out = run_hostile("nomem.c", link, &["new", "old"], Duration::from_secs(60));
-        assert!(out.contains("wq_open of an existing queue"), "{out}");
+    // Each part in a process of its own, so that one abort hides no other.
+    let parts = ["fresh-thread", "bad-name", "create", "open-existing"];
+    let mut failed = Vec::new();
+    for (link, lib) in [(Link::Shared, "libwq.so"), (Link::Static, "libwq.a")] {
+        for part in parts {
+            let limit = Duration::from_secs(60);
+            let result = run_hostile("nomem.c", link, &["new", "old"], &[part], limit);
+            if !result.status.success() {
+                failed.push(format!(
+                    "{part} ({lib}): {:?}\n{}{}",
+                    result.status,
+                    String::from_utf8_lossy(&result.stdout),
+                    String::from_utf8_lossy(&result.stderr)
+                ));
+            }
+        }
     }
+    assert!(failed.is_empty(), "nomem.c failed:\n{}", failed.join("\n"));
 }

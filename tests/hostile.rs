@@ -32,8 +32,6 @@ const OTHER_UID: u32 = 12345;
 const LIMIT: Duration = Duration::from_secs(30);
 /// Time for a thread to reach its wait and sleep in the kernel.
 const SETTLE: Duration = Duration::from_millis(150);
-/// `WQ_ALLOW_OTHER_OWNER`, as C passes it in `wq_options.flags`.
-const ALLOW_OTHER_OWNER_FLAG: u32 = 0x100;
 
 /// Runs a child in a private mount namespace of its own: what it mounts is
 /// seen by it and its children only, and goes away with them.
@@ -391,11 +389,19 @@ fn a_queue_owned_by_another_uid_is_refused_unless_allowed() {
     assert_eq!(shared.pop(Some(Duration::ZERO)).unwrap(), b"before");
     shared.push(b"after", None).unwrap();
     assert_eq!(shared.pop(Some(Duration::ZERO)).unwrap(), b"after");
-    let (st, text) = c_open(&q.name, wq::ffi::WQ_OPEN_ONLY | ALLOW_OTHER_OWNER_FLAG);
+    let (st, text) = c_open(
+        &q.name,
+        wq::ffi::WQ_OPEN_ONLY | wq::ffi::WQ_ALLOW_OTHER_OWNER,
+    );
     assert_eq!(st, wq::ffi::WQ_OK, "C wq_open with the flag: {text}");
 
     // Flag bits nobody defined are refused, whatever the owner.
-    for bad in [0x200, 0x8000_0000, 0x3, ALLOW_OTHER_OWNER_FLAG | 0x400] {
+    for bad in [
+        0x200,
+        0x8000_0000,
+        0x3,
+        wq::ffi::WQ_ALLOW_OTHER_OWNER | 0x400,
+    ] {
         let (st, text) = c_open(&q.name, bad);
         assert_eq!(st, wq::ffi::WQ_INVALID_ARGUMENT, "flags {bad:#x}: {text}");
     }

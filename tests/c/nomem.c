@@ -3,10 +3,11 @@
  * functions) with versions that start failing after a given number of
  * allocations, then calls wq_open with a bad name and with a good one
  * (creating, and opening an existing queue) for every such number until
- * the call no longer allocates; in a thread that never called wq before
- * and in one that did. A call that succeeds must give a working queue, a
- * creation that fails must leave no queue behind.
- * Usage: nomem BASE-NAME (uses BASE-new and BASE-old). Exit 0 = pass. */
+ * the call no longer allocates (PART bad-name, create, open-existing), and
+ * with none at all in a thread that never called wq before (fresh-thread).
+ * A call that succeeds must give a working queue, a creation that fails
+ * must leave no queue behind.
+ * Usage: nomem BASE-NAME PART (uses BASE-new and BASE-old). Exit 0 = pass. */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdatomic.h>
@@ -119,21 +120,15 @@ static int open_with_budget(const char *name, uint32_t flags, long allowed, cons
 /* Every budget from 0 up, until the call allocates no more than it is given. */
 static void sweep(const char *name, uint32_t flags, const char *what) {
     long allowed;
-    printf("%s, with allocations failing after 0, 1, 2, ...\n", what);
+    printf("%s, with allocations failing after:", what);
     for (allowed = 0; allowed < 10000; allowed++) {
+        printf(" %ld", allowed);
         if (open_with_budget(name, flags, allowed, what)) {
-            printf("%s: a status for each of %ld failing allocations\n", what, allowed);
+            printf("\n%s: a status for each of %ld failing allocations\n", what, allowed);
             return;
         }
     }
     CHECK(0, "%s: still allocating after 10000 allocations", what);
-}
-
-static void sweep_all(void) {
-    sweep("bad/name", WQ_OPEN_OR_CREATE, "wq_open of a bad name");
-    sweep("", WQ_OPEN_OR_CREATE, "wq_open of an empty name");
-    sweep(new_name, WQ_CREATE_ONLY, "wq_open creating a queue");
-    sweep(old_name, WQ_OPEN_ONLY, "wq_open of an existing queue");
 }
 
 static void *fresh_thread(void *arg) {
@@ -142,25 +137,37 @@ static void *fresh_thread(void *arg) {
     /* The first calls of this thread: its wq_last_error storage is new. */
     open_with_budget("bad/name", WQ_OPEN_OR_CREATE, 0, "a fresh thread, bad name, no memory");
     open_with_budget(new_name, WQ_CREATE_ONLY, 0, "a fresh thread, creation, no memory");
-    sweep_all();
+    open_with_budget(old_name, WQ_OPEN_ONLY, 0, "a fresh thread, existing queue, no memory");
     return NULL;
 }
 
 int main(int argc, char **argv) {
     wq_options opts = hostile_options(4096, WQ_CREATE_ONLY);
     wq_queue *q = NULL;
-    pthread_t t;
+    const char *part;
 
-    CHECK(argc == 2, "usage: nomem BASE-NAME");
+    CHECK(argc == 3, "usage: nomem BASE-NAME fresh-thread|bad-name|create|open-existing");
     hostile_start(60);
+    part = argv[2];
     hostile_name(new_name, sizeof new_name, argv[1], "new");
     hostile_name(old_name, sizeof old_name, argv[1], "old");
     CHECK(wq_open(old_name, &opts, &q) == WQ_OK, "create %s: %s", old_name, wq_last_error());
     wq_close(q);
 
-    CHECK(pthread_create(&t, NULL, fresh_thread, NULL) == 0, "pthread_create");
-    CHECK(pthread_join(t, NULL) == 0, "pthread_join");
-    sweep_all();
+    if (strcmp(part, "fresh-thread") == 0) {
+        pthread_t t;
+        CHECK(pthread_create(&t, NULL, fresh_thread, NULL) == 0, "pthread_create");
+        CHECK(pthread_join(t, NULL) == 0, "pthread_join");
+    } else if (strcmp(part, "bad-name") == 0) {
+        sweep("bad/name", WQ_OPEN_OR_CREATE, "wq_open of a bad name");
+        sweep("", WQ_OPEN_OR_CREATE, "wq_open of an empty name");
+    } else if (strcmp(part, "create") == 0) {
+        sweep(new_name, WQ_CREATE_ONLY, "wq_open creating a queue");
+    } else if (strcmp(part, "open-existing") == 0) {
+        sweep(old_name, WQ_OPEN_ONLY, "wq_open of an existing queue");
+    } else {
+        CHECK(0, "unknown part %s", part);
+    }
 
     CHECK(wq_remove(old_name) == WQ_OK, "remove %s", old_name);
     CHECK(wq_remove(new_name) == WQ_NOT_FOUND, "%s left behind", new_name);
