@@ -701,47 +701,42 @@ fn a_failing_call_from_an_atexit_handler_returns_its_status() {
 // Hostile conditions at the C boundary: pthread_cancel, signal handlers
 // calling wq_interrupt, malloc failing inside wq_open.
 
-/// Builds `source` (which includes tests/c/hostile.h) against `link` and
-/// runs it with a base name and `args` (the program uses BASE-`suffix` for
-/// each of `suffixes`, all removed afterwards even on failure); kills it
-/// past `limit`. Returns how it ended.
-fn run_hostile(
-    source: &str,
-    link: Link,
-    suffixes: &[&str],
-    args: &[&str],
-    limit: Duration,
-) -> Output {
-    let out = format!(
-        "{}{}",
-        source.trim_end_matches(".c"),
-        match link {
-            Link::Static => "_a",
-            _ => "_so",
-        }
-    );
-    let exe = build(&[source], &out, false, "c11", link, &[]);
+/// Builds `source` (which includes tests/c/hostile.h) against `link`.
+fn build_hostile(source: &str, link: Link) -> PathBuf {
+    let suffix = match link {
+        Link::Static => "_a",
+        _ => "_so",
+    };
+    let out = format!("{}{suffix}", source.trim_end_matches(".c"));
+    build(&[source], &out, false, "c11", link, &[])
+}
+
+/// Runs `exe` with a base name and `args` (the program uses BASE-`suffix`
+/// for each of `suffixes`, all removed afterwards even on failure); kills it
+/// past a minute. Returns how it ended.
+fn run_hostile(exe: &Path, suffixes: &[&str], args: &[&str]) -> Output {
+    let what = exe.display().to_string();
     let base = unique_name();
     let _cleanup = Names(suffixes.iter().map(|s| format!("{base}-{s}")).collect());
     let program = Spawned(Some(
-        Command::new(&exe)
+        Command::new(exe)
             .arg(&base)
             .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .unwrap_or_else(|e| panic!("spawn {source}: {e}")),
+            .unwrap_or_else(|e| panic!("spawn {what}: {e}")),
     ));
-    let result = program.finish_within(limit, source);
+    let result = program.finish_within(Duration::from_secs(60), &what);
     let stdout = String::from_utf8_lossy(&result.stdout);
-    eprintln!("{source} {args:?}:\n{}", stdout.trim_end());
+    eprintln!("{what} {args:?}:\n{}", stdout.trim_end());
     result
 }
 
-/// [`run_hostile`] with no arguments, asserting that the program passed;
+/// Builds and runs `source` with no arguments, asserting that it passed;
 /// returns its stdout.
 fn run_hostile_ok(source: &str, suffixes: &[&str]) -> String {
-    let result = run_hostile(source, Link::Shared, suffixes, &[], Duration::from_secs(60));
+    let result = run_hostile(&build_hostile(source, Link::Shared), suffixes, &[]);
     assert_ran_ok(source, &result);
     String::from_utf8_lossy(&result.stdout).into_owned()
 }
@@ -764,9 +759,9 @@ fn malloc_failing_inside_wq_open_gives_a_status_not_an_abort() {
     let parts = ["fresh-thread", "bad-name", "create", "open-existing"];
     let mut failed = Vec::new();
     for (link, lib) in [(Link::Shared, "libwq.so"), (Link::Static, "libwq.a")] {
+        let exe = build_hostile("nomem.c", link);
         for part in parts {
-            let limit = Duration::from_secs(60);
-            let result = run_hostile("nomem.c", link, &["new", "old"], &[part], limit);
+            let result = run_hostile(&exe, &["new", "old"], &[part]);
             if !result.status.success() {
                 failed.push(format!(
                     "{part} ({lib}): {:?}\n{}{}",
