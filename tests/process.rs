@@ -5,13 +5,14 @@
 mod common;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::process::Child;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{
-    Rng, TempQueue, arg, check_msg, expect_success, make_msg, num, sigkill, spawn, wait_for,
+    Rng, TempQueue, arg, check_msg, expect_success, finish, make_msg, num, read_until_ready,
+    sigkill, spawn, wait_for, wait_ready_now,
 };
 use wq::{Error, OpenMode, Options, Queue};
 
@@ -323,42 +324,11 @@ fn many_threads_share_one_handle() {
     assert_eq!(all.len() as u64, 4 * PER);
 }
 
-/// Skips the test harness's own lines up to the child's "ready".
-fn read_until_ready(out: &mut impl BufRead) {
-    let mut line = String::new();
-    while line.trim() != "ready" {
-        line.clear();
-        assert!(
-            out.read_line(&mut line).unwrap() > 0,
-            "child ended before it was ready"
-        );
-    }
-}
-
-/// Reads the child's "ready" line.
-fn wait_ready_now(child: &mut Child) -> BufReader<std::process::ChildStdout> {
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    read_until_ready(&mut out);
-    out
-}
-
 /// Reads the child's "ready" line, then gives it time to park in the kernel.
 fn wait_ready(child: &mut Child) -> BufReader<std::process::ChildStdout> {
     let out = wait_ready_now(child);
     std::thread::sleep(Duration::from_millis(100));
     out
-}
-
-fn finish(
-    mut child: Child,
-    mut out: BufReader<std::process::ChildStdout>,
-    limit: Duration,
-) -> String {
-    let status = wait_for(&mut child, limit).expect("blocked child woke up within the bound");
-    let mut rest = String::new();
-    out.read_to_string(&mut rest).unwrap();
-    assert!(status.success(), "child failed: {status}: {rest}");
-    rest
 }
 
 #[test]

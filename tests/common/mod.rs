@@ -3,6 +3,7 @@
 //! binary re-executed with a role (the `child` test, ignored unless asked for).
 #![allow(dead_code)] // each test binary uses its own subset
 
+use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -42,7 +43,22 @@ impl Drop for TempQueue {
 /// Starts this test binary as a child running `role` with `env`, its
 /// stdout piped to the caller.
 pub fn spawn(role: &str, env: &[(&str, String)]) -> Child {
-    let mut cmd = Command::new(std::env::current_exe().expect("test binary path"));
+    spawn_under(&[], role, env)
+}
+
+/// [`spawn`] under `wrapper`, a command line that executes the rest of its
+/// arguments in place (`unshare --mount`, `setpriv --reuid=…`); empty for
+/// none.
+pub fn spawn_under(wrapper: &[&str], role: &str, env: &[(&str, String)]) -> Child {
+    let exe = std::env::current_exe().expect("test binary path");
+    let mut cmd = match wrapper.split_first() {
+        Some((program, args)) => {
+            let mut cmd = Command::new(program);
+            cmd.args(args).arg(exe);
+            cmd
+        }
+        None => Command::new(exe),
+    };
     cmd.args([
         "--exact",
         "child",
@@ -105,7 +121,6 @@ pub fn wait_for(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
 /// Waits for `child`, asserting it exits successfully within `limit`, and
 /// returns its stdout.
 pub fn expect_success(mut child: Child, limit: Duration, what: &str) -> String {
-    use std::io::Read;
     let mut out = String::new();
     let mut stdout = child.stdout.take().expect("piped stdout");
     let reader = std::thread::spawn(move || {
@@ -119,6 +134,40 @@ pub fn expect_success(mut child: Child, limit: Duration, what: &str) -> String {
         Some(s) => panic!("{what} failed: {s}\n{out}"),
         None => panic!("{what} did not finish within {limit:?}\n{out}"),
     }
+}
+
+/// Skips the test harness's own lines up to the child's "ready".
+pub fn read_until_ready(out: &mut impl BufRead) {
+    let mut line = String::new();
+    while line.trim() != "ready" {
+        line.clear();
+        assert!(
+            out.read_line(&mut line).unwrap() > 0,
+            "child ended before it was ready"
+        );
+    }
+}
+
+/// Reads the child's "ready" line.
+pub fn wait_ready_now(child: &mut Child) -> BufReader<std::process::ChildStdout> {
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    read_until_ready(&mut out);
+    out
+}
+
+/// Waits for `child` at most `limit`, asserting that it succeeds; returns
+/// the rest of its stdout after what `out` already read.
+pub fn finish(
+    mut child: Child,
+    mut out: BufReader<std::process::ChildStdout>,
+    limit: Duration,
+) -> String {
+    let status = wait_for(&mut child, limit)
+        .unwrap_or_else(|| panic!("the child did not finish within {limit:?}"));
+    let mut rest = String::new();
+    out.read_to_string(&mut rest).unwrap();
+    assert!(status.success(), "child failed: {status}: {rest}");
+    rest
 }
 
 /// Sends SIGKILL to `child` and reaps it.
