@@ -41,6 +41,7 @@
 /**
  * `timeout_ns`: return at once. The queue's lock is still waited for, but at
  * most 250 ms (a peer holds it only for the length of one copy).
+ * Waits end early with `WQ_INTERRUPTED` once `wq_interrupt` was called.
  */
 #define WQ_NO_WAIT 0
 
@@ -246,18 +247,31 @@ void wq_options_default(struct wq_options *out);
  * `options` say (NULL = defaults). On success `*out` receives the handle.
  *
  * Any number of processes may open or create one fresh name at once: all
- * share one queue. Opening an existing queue keeps its stored geometry.
- * wq builds a queue unnamed and links it under its name only once it is
- * complete, so a creator killed midway leaves nothing behind; a file that
- * is empty or never finished initialising (made by something else) is
- * reported as `WQ_INCOMPATIBLE` at once, without waiting.
+ * share one queue, and only one of them reserves its memory. Opening an
+ * existing queue keeps its stored geometry. A queue whose creator is still
+ * initialising it is waited for (at most 10 s); one whose creator died
+ * after writing its geometry is finished by the opener; a file that is
+ * empty or whose creator died before that is `WQ_INCOMPATIBLE` after at
+ * most 100 ms (`wq_remove` clears it). An existing file whose memory is
+ * not fully reserved (sparse) is reserved now, so a full `/dev/shm` is an
+ * error here, never a SIGBUS later.
+ *
+ * An existing queue whose file belongs to a uid other than the caller's
+ * effective uid or root is refused with `WQ_PERMISSION_DENIED` (the detail
+ * names the owner) unless `options->flags` has `WQ_ALLOW_OTHER_OWNER`.
+ *
+ * Each handle holds two descriptors of the segment file (`O_CLOEXEC`):
+ * one it mapped and one whose kernel lock tells other processes it is
+ * alive. Like every wq call, `wq_open` is not a cancellation point.
  *
  * # Errors
- * `WQ_INVALID_ARGUMENT` (NULL `name`/`out`, bad name or options),
- * `WQ_NOT_FOUND` (`WQ_OPEN_ONLY`), `WQ_EXISTS` (`WQ_CREATE_ONLY`),
+ * `WQ_INVALID_ARGUMENT` (NULL `name`/`out`, bad name, options or flag
+ * bits), `WQ_NOT_FOUND` (`WQ_OPEN_ONLY`), `WQ_EXISTS` (`WQ_CREATE_ONLY`),
  * `WQ_INCOMPATIBLE` (not a wq queue of this layout, or never finished
- * initialising), `WQ_CORRUPTED`, `WQ_PERMISSION_DENIED`, `WQ_SYSTEM_ERROR`
- * (e.g. `/dev/shm` full: memory is reserved at creation).
+ * initialising), `WQ_CORRUPTED`, `WQ_PERMISSION_DENIED` (no access, or
+ * another user's queue), `WQ_SYSTEM_ERROR` (e.g. `/dev/shm` full: memory
+ * is reserved at creation and at open; `RLIMIT_FSIZE` below the segment
+ * size: `EFBIG`; out of memory: `ENOMEM`).
  *
  * # Safety
  * `name` must be NULL or NUL-terminated; `options` NULL or valid; `out` NULL
@@ -273,7 +287,8 @@ wq_status wq_open(const char *name, const struct wq_options *options, struct wq_
  * # Errors
  * `WQ_FULL` (no room within the timeout, or the lock could not be had within
  * it), `WQ_MESSAGE_TOO_LARGE`, `WQ_INVALID_ARGUMENT` (NULL `q`, or NULL
- * `data` with `len` > 0), `WQ_CORRUPTED`.
+ * `data` with `len` > 0), `WQ_CORRUPTED` (also for a segment truncated
+ * under the handle), `WQ_INTERRUPTED` (it would have had to wait).
  *
  * # Safety
  * `q` must be a live handle or NULL; a non-NULL `data` must be readable for
@@ -289,7 +304,7 @@ wq_status wq_push(struct wq_queue *q, const void *data, size_t len, int64_t time
  * # Errors
  * `WQ_EMPTY` (nothing within the timeout), `WQ_BUFFER_TOO_SMALL` (`*out_len`
  * receives the message's size; it stays queued), `WQ_INVALID_ARGUMENT`,
- * `WQ_CORRUPTED`.
+ * `WQ_CORRUPTED`, `WQ_INTERRUPTED` (it would have had to wait).
  *
  * # Safety
  * `q` must be a live handle or NULL; a non-NULL `buf` must be writable for
@@ -307,7 +322,8 @@ wq_status wq_pop(struct wq_queue *q, void *buf, size_t cap, size_t *out_len, int
  *
  * # Errors
  * `WQ_FULL` (not even the first fits within the timeout), `WQ_MESSAGE_TOO_LARGE`
- * (the first is larger than the limit), `WQ_INVALID_ARGUMENT`, `WQ_CORRUPTED`.
+ * (the first is larger than the limit), `WQ_INVALID_ARGUMENT`, `WQ_CORRUPTED`,
+ * `WQ_INTERRUPTED`.
  * Nothing is pushed on any error.
  *
  * # Safety
@@ -331,7 +347,7 @@ wq_status wq_push_batch(struct wq_queue *q,
  * `WQ_EMPTY` (nothing within the timeout), `WQ_BUFFER_TOO_SMALL` (the first
  * message does not fit: `spans[0].len` receives its size, `*out_count` 0, and
  * it stays queued), `WQ_INVALID_ARGUMENT` (NULL `q`/`out_count`, `max_msgs`
- * 0, NULL `spans`), `WQ_CORRUPTED`.
+ * 0, NULL `spans`), `WQ_CORRUPTED`, `WQ_INTERRUPTED`.
  *
  * # Safety
  * `q` live or NULL; a non-NULL `buf` writable for `cap` bytes; `spans` NULL

@@ -1,8 +1,8 @@
 //! The C boundary: the functions, types and constants of `include/wq.h`.
 //!
-//! This layer converts arguments, calls the safe API in [`crate::queue`] and
-//! maps [`Error`] to `wq_status` in one place ([`status_of`]). It holds no
-//! queue logic. Every export runs its body through [`guard`], which catches
+//! This layer converts arguments, calls the safe API ([`Queue`]) and
+//! maps [`Error`] to `wq_status` in one place (`status_of`). It holds no
+//! queue logic. Every export runs its body through `guard`, which catches
 //! panics (returning `WQ_INTERNAL`) and records the failure text that
 //! `wq_last_error()` returns.
 //!
@@ -71,9 +71,9 @@ const OPEN_MODE_MASK: u32 = 0xff;
 
 /// `timeout_ns`: return at once. The queue's lock is still waited for, but at
 /// most 250 ms (a peer holds it only for the length of one copy).
+/// Waits end early with `WQ_INTERRUPTED` once `wq_interrupt` was called.
 pub const WQ_NO_WAIT: i64 = 0;
-/// `timeout_ns`: wait without limit (any negative value does). The header
-/// spells it `(-1)` (cbindgen.toml adds it, as cbindgen drops the parentheses).
+/// `timeout_ns`: wait without limit (any negative value does); `(-1)` in C.
 pub const WQ_FOREVER: i64 = -1;
 
 /// Default `wq_options.capacity`: 32 MiB of message storage.
@@ -199,8 +199,7 @@ fn record(err: &Error) {
         _ => None,
     };
     if let Some(errno) = err.raw_os_error() {
-        // SAFETY: __errno_location returns a valid pointer to this thread's errno.
-        unsafe { *libc::__errno_location() = errno };
+        crate::sys::set_errno(errno);
     }
     // During thread or process teardown (an atexit handler) the slot may be
     // gone already: the status alone must do then.
@@ -394,18 +393,31 @@ pub unsafe extern "C" fn wq_options_default(out: *mut wq_options) {
 /// `options` say (NULL = defaults). On success `*out` receives the handle.
 ///
 /// Any number of processes may open or create one fresh name at once: all
-/// share one queue. Opening an existing queue keeps its stored geometry.
-/// wq builds a queue unnamed and links it under its name only once it is
-/// complete, so a creator killed midway leaves nothing behind; a file that
-/// is empty or never finished initialising (made by something else) is
-/// reported as `WQ_INCOMPATIBLE` at once, without waiting.
+/// share one queue, and only one of them reserves its memory. Opening an
+/// existing queue keeps its stored geometry. A queue whose creator is still
+/// initialising it is waited for (at most 10 s); one whose creator died
+/// after writing its geometry is finished by the opener; a file that is
+/// empty or whose creator died before that is `WQ_INCOMPATIBLE` after at
+/// most 100 ms (`wq_remove` clears it). An existing file whose memory is
+/// not fully reserved (sparse) is reserved now, so a full `/dev/shm` is an
+/// error here, never a SIGBUS later.
+///
+/// An existing queue whose file belongs to a uid other than the caller's
+/// effective uid or root is refused with `WQ_PERMISSION_DENIED` (the detail
+/// names the owner) unless `options->flags` has `WQ_ALLOW_OTHER_OWNER`.
+///
+/// Each handle holds two descriptors of the segment file (`O_CLOEXEC`):
+/// one it mapped and one whose kernel lock tells other processes it is
+/// alive. Like every wq call, `wq_open` is not a cancellation point.
 ///
 /// # Errors
-/// `WQ_INVALID_ARGUMENT` (NULL `name`/`out`, bad name or options),
-/// `WQ_NOT_FOUND` (`WQ_OPEN_ONLY`), `WQ_EXISTS` (`WQ_CREATE_ONLY`),
+/// `WQ_INVALID_ARGUMENT` (NULL `name`/`out`, bad name, options or flag
+/// bits), `WQ_NOT_FOUND` (`WQ_OPEN_ONLY`), `WQ_EXISTS` (`WQ_CREATE_ONLY`),
 /// `WQ_INCOMPATIBLE` (not a wq queue of this layout, or never finished
-/// initialising), `WQ_CORRUPTED`, `WQ_PERMISSION_DENIED`, `WQ_SYSTEM_ERROR`
-/// (e.g. `/dev/shm` full: memory is reserved at creation).
+/// initialising), `WQ_CORRUPTED`, `WQ_PERMISSION_DENIED` (no access, or
+/// another user's queue), `WQ_SYSTEM_ERROR` (e.g. `/dev/shm` full: memory
+/// is reserved at creation and at open; `RLIMIT_FSIZE` below the segment
+/// size: `EFBIG`; out of memory: `ENOMEM`).
 ///
 /// # Safety
 /// `name` must be NULL or NUL-terminated; `options` NULL or valid; `out` NULL
@@ -442,7 +454,8 @@ pub unsafe extern "C" fn wq_open(
 /// # Errors
 /// `WQ_FULL` (no room within the timeout, or the lock could not be had within
 /// it), `WQ_MESSAGE_TOO_LARGE`, `WQ_INVALID_ARGUMENT` (NULL `q`, or NULL
-/// `data` with `len` > 0), `WQ_CORRUPTED`.
+/// `data` with `len` > 0), `WQ_CORRUPTED` (also for a segment truncated
+/// under the handle), `WQ_INTERRUPTED` (it would have had to wait).
 ///
 /// # Safety
 /// `q` must be a live handle or NULL; a non-NULL `data` must be readable for
@@ -470,7 +483,7 @@ pub unsafe extern "C" fn wq_push(
 /// # Errors
 /// `WQ_EMPTY` (nothing within the timeout), `WQ_BUFFER_TOO_SMALL` (`*out_len`
 /// receives the message's size; it stays queued), `WQ_INVALID_ARGUMENT`,
-/// `WQ_CORRUPTED`.
+/// `WQ_CORRUPTED`, `WQ_INTERRUPTED` (it would have had to wait).
 ///
 /// # Safety
 /// `q` must be a live handle or NULL; a non-NULL `buf` must be writable for
@@ -514,7 +527,8 @@ pub unsafe extern "C" fn wq_pop(
 ///
 /// # Errors
 /// `WQ_FULL` (not even the first fits within the timeout), `WQ_MESSAGE_TOO_LARGE`
-/// (the first is larger than the limit), `WQ_INVALID_ARGUMENT`, `WQ_CORRUPTED`.
+/// (the first is larger than the limit), `WQ_INVALID_ARGUMENT`, `WQ_CORRUPTED`,
+/// `WQ_INTERRUPTED`.
 /// Nothing is pushed on any error.
 ///
 /// # Safety
@@ -570,7 +584,7 @@ pub unsafe extern "C" fn wq_push_batch(
 /// `WQ_EMPTY` (nothing within the timeout), `WQ_BUFFER_TOO_SMALL` (the first
 /// message does not fit: `spans[0].len` receives its size, `*out_count` 0, and
 /// it stays queued), `WQ_INVALID_ARGUMENT` (NULL `q`/`out_count`, `max_msgs`
-/// 0, NULL `spans`), `WQ_CORRUPTED`.
+/// 0, NULL `spans`), `WQ_CORRUPTED`, `WQ_INTERRUPTED`.
 ///
 /// # Safety
 /// `q` live or NULL; a non-NULL `buf` writable for `cap` bytes; `spans` NULL

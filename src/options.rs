@@ -10,9 +10,9 @@ pub enum OpenMode {
     /// Open the queue, creating it if it does not exist.
     #[default]
     OpenOrCreate,
-    /// Create the queue; [`Error::Exists`] if the name is taken.
+    /// Create the queue; [`Error::Exists`](crate::Error::Exists) if the name is taken.
     CreateOnly,
-    /// Open an existing queue; [`Error::NotFound`] if there is none.
+    /// Open an existing queue; [`Error::NotFound`](crate::Error::NotFound) if there is none.
     OpenOnly,
 }
 

@@ -285,18 +285,10 @@ fn finish(name: &Name, fd: OwnedFd, geometry: Geometry) -> Result<Segment> {
 fn read_header(fd: &OwnedFd) -> Result<Header> {
     // SAFETY: Header is all atomics: zero bytes are a valid value.
     let mut header: Header = unsafe { std::mem::zeroed() };
-    // SAFETY: `header` is valid for writes of its size; pread fills at most that.
-    let n = unsafe {
-        libc::pread(
-            fd.as_raw_fd(),
-            (&raw mut header).cast::<libc::c_void>(),
-            size_of::<Header>(),
-            0,
-        )
-    };
-    if n < 0 {
-        return Err(Error::os("pread", std::io::Error::last_os_error()));
-    }
+    // SAFETY: `header` is valid for writes of its size, and any bytes are a
+    // valid Header (all atomics).
+    unsafe { sys::read_start(fd, (&raw mut header).cast::<u8>(), size_of::<Header>()) }
+        .map_err(|e| Error::os("pread", e))?;
     Ok(header)
 }
 
@@ -409,11 +401,11 @@ fn create(name: &Name, fd: OwnedFd, geometry: Geometry) -> Result<Segment> {
 
 fn initialise(fd: &OwnedFd, geometry: Geometry) -> Result<()> {
     let len = geometry.segment_len();
-    if let Some(limit) = sys::file_size_limit().filter(|&l| l < len) {
-        return Err(Error::System {
-            call: "creating the segment (RLIMIT_FSIZE is below its size)",
-            source: std::io::Error::from_raw_os_error(if limit < len { libc::EFBIG } else { 0 }),
-        });
+    if sys::file_size_limit().is_some_and(|limit| limit < len) {
+        return Err(Error::errno(
+            "creating the segment (RLIMIT_FSIZE is below its size)",
+            libc::EFBIG,
+        ));
     }
     sys::set_len(fd, len).map_err(|e| Error::os("ftruncate", e))?;
     // The geometry goes in with pwrite, not through a mapping: on a full
@@ -421,18 +413,12 @@ fn initialise(fd: &OwnedFd, geometry: Geometry) -> Result<()> {
     // SAFETY: Header is all atomics: zero bytes are a valid value.
     let marker: Header = unsafe { std::mem::zeroed() };
     marker.mark_creating(&geometry);
-    // SAFETY: `marker` is valid for reads of its size.
-    let n = unsafe {
-        libc::pwrite(
-            fd.as_raw_fd(),
-            (&raw const marker).cast::<libc::c_void>(),
-            size_of::<Header>(),
-            0,
-        )
+    // SAFETY: `marker` is a plain value of its size; its bytes are read
+    // while it is not modified.
+    let bytes = unsafe {
+        std::slice::from_raw_parts((&raw const marker).cast::<u8>(), size_of::<Header>())
     };
-    if n != size_of::<Header>() as isize {
-        return Err(Error::os("pwrite", std::io::Error::last_os_error()));
-    }
+    sys::write_start(fd, bytes).map_err(|e| Error::os("pwrite", e))?;
     finish_creation(fd, geometry)
 }
 

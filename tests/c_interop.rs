@@ -58,6 +58,25 @@ impl Spawned {
         let child = self.0.take().expect("finished once");
         child.wait_with_output().expect("wait for the C program")
     }
+
+    /// Like [`Spawned::finish`], but kills the program (and panics) if it
+    /// runs longer than `limit`. Its output must fit in the pipes meanwhile.
+    fn finish_within(mut self, limit: Duration, what: &str) -> Output {
+        let deadline = std::time::Instant::now() + limit;
+        let child = self.0.as_mut().expect("finished once");
+        while child.try_wait().expect("try_wait").is_none() {
+            if std::time::Instant::now() > deadline {
+                let out = self.finish();
+                panic!(
+                    "{what} did not finish within {limit:?}\nstdout:\n{}\nstderr:\n{}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        self.finish()
+    }
 }
 
 impl Drop for Spawned {
@@ -676,4 +695,82 @@ fn a_failing_call_from_an_atexit_handler_returns_its_status() {
         .output()
         .expect("run the atexit program");
     assert_ran_ok("atexit.c", &out);
+}
+
+// ---------------------------------------------------------------------------
+// Hostile conditions at the C boundary: pthread_cancel, signal handlers
+// calling wq_interrupt, malloc failing inside wq_open.
+
+/// Builds `source` (which includes tests/c/hostile.h) against `link`.
+fn build_hostile(source: &str, link: Link) -> PathBuf {
+    let suffix = match link {
+        Link::Static => "_a",
+        _ => "_so",
+    };
+    let out = format!("{}{suffix}", source.trim_end_matches(".c"));
+    build(&[source], &out, false, "c11", link, &[])
+}
+
+/// Runs `exe` with a base name and `args` (the program uses BASE-`suffix`
+/// for each of `suffixes`, all removed afterwards even on failure); kills it
+/// past a minute. Returns how it ended.
+fn run_hostile(exe: &Path, suffixes: &[&str], args: &[&str]) -> Output {
+    let what = exe.display().to_string();
+    let base = unique_name();
+    let _cleanup = Names(suffixes.iter().map(|s| format!("{base}-{s}")).collect());
+    let program = Spawned(Some(
+        Command::new(exe)
+            .arg(&base)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {what}: {e}")),
+    ));
+    let result = program.finish_within(Duration::from_secs(60), &what);
+    let stdout = String::from_utf8_lossy(&result.stdout);
+    eprintln!("{what} {args:?}:\n{}", stdout.trim_end());
+    result
+}
+
+/// Builds and runs `source` with no arguments, asserting that it passed;
+/// returns its stdout.
+fn run_hostile_ok(source: &str, suffixes: &[&str]) -> String {
+    let result = run_hostile(&build_hostile(source, Link::Shared), suffixes, &[]);
+    assert_ran_ok(source, &result);
+    String::from_utf8_lossy(&result.stdout).into_owned()
+}
+
+#[test]
+fn pthread_cancel_of_threads_inside_wq_calls_does_not_abort() {
+    let out = run_hostile_ok("cancel.c", &["loop", "block"]);
+    assert!(out.contains("wq_push on a full queue: completed"), "{out}");
+}
+
+#[test]
+fn wq_interrupt_from_signal_handlers_ends_forever_waits() {
+    let out = run_hostile_ok("interrupt.c", &["intr"]);
+    assert!(out.contains("300 racing signals"), "{out}");
+}
+
+#[test]
+fn malloc_failing_inside_wq_open_gives_a_status_not_an_abort() {
+    // Each part in a process of its own, so that one abort hides no other.
+    let parts = ["fresh-thread", "bad-name", "create", "open-existing"];
+    let mut failed = Vec::new();
+    for (link, lib) in [(Link::Shared, "libwq.so"), (Link::Static, "libwq.a")] {
+        let exe = build_hostile("nomem.c", link);
+        for part in parts {
+            let result = run_hostile(&exe, &["new", "old"], &[part]);
+            if !result.status.success() {
+                failed.push(format!(
+                    "{part} ({lib}): {:?}\n{}{}",
+                    result.status,
+                    String::from_utf8_lossy(&result.stdout),
+                    String::from_utf8_lossy(&result.stderr)
+                ));
+            }
+        }
+    }
+    assert!(failed.is_empty(), "nomem.c failed:\n{}", failed.join("\n"));
 }

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use common::crash::{self, Plan};
 use common::{
-    Launch, Rng, TempQueue, arg, check_msg, expect_success, make_msg, num, parse_marked, sigkill,
-    spawn, wait_for,
+    Launch, Rng, TempQueue, arg, check_msg, expect_success, finish, make_msg, num, parse_marked,
+    sigkill, spawn, wait_ready_now,
 };
 use wq::{Error, OpenMode, Options, Queue};
 
@@ -49,6 +49,17 @@ fn env_q(q: &TempQueue) -> (&'static str, String) {
 /// Size of message `seq` in the varied-size workloads.
 fn varied(seq: u64) -> usize {
     [20, 33, 64, 100, 512, 1000, 4096, 20][(seq % 8) as usize]
+}
+
+/// A survivor of a fork pair pushes `who` and says how it went, then ends
+/// without running the test harness's exit path.
+fn report_child_push(q: &Queue, who: &str) -> ! {
+    match q.push(who.as_bytes(), Some(Duration::from_secs(10))) {
+        Ok(()) => println!("{who} ok"),
+        Err(e) => println!("{who} failed: {e}"),
+    }
+    // SAFETY: ends this process at once, as a forked child must.
+    unsafe { libc::_exit(0) }
 }
 
 /// The child processes' entry point; a no-op unless run as a child.
@@ -132,6 +143,38 @@ fn child() {
             println!("ready");
             q.push(b"late", FOREVER).expect("push");
             println!("pushed");
+        }
+        "fork_parent_holds" => {
+            // The fork child goes on with the parent's handle once the
+            // parent (this process, SIGKILLed by the test) is gone.
+            let parent = std::process::id();
+            // SAFETY: the child only uses the queue, prints and _exits.
+            let pid = unsafe { libc::fork() };
+            assert!(pid >= 0, "fork failed");
+            if pid == 0 {
+                // SAFETY: getppid has no preconditions.
+                while unsafe { libc::getppid() } as u32 == parent {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                report_child_push(&q, "child");
+            }
+            println!("ready");
+            crash::hold_locks(&q, 0);
+        }
+        "fork_child_holds" => {
+            // The parent (this process) goes on once the test killed its
+            // fork child, which held the locks most of the time.
+            // SAFETY: the child only uses the queue.
+            let pid = unsafe { libc::fork() };
+            assert!(pid >= 0, "fork failed");
+            if pid == 0 {
+                crash::hold_locks(&q, 0);
+            }
+            println!("ready {pid}");
+            let mut status = 0;
+            // SAFETY: waits for our own child, with a valid status pointer.
+            unsafe { libc::waitpid(pid, &mut status, 0) };
+            report_child_push(&q, "parent");
         }
         other => panic!("unknown role {other}"),
     }
@@ -245,42 +288,11 @@ fn many_threads_share_one_handle() {
     assert_eq!(all.len() as u64, 4 * PER);
 }
 
-/// Skips the test harness's own lines up to the child's "ready".
-fn read_until_ready(out: &mut impl BufRead) {
-    let mut line = String::new();
-    while line.trim() != "ready" {
-        line.clear();
-        assert!(
-            out.read_line(&mut line).unwrap() > 0,
-            "child ended before it was ready"
-        );
-    }
-}
-
-/// Reads the child's "ready" line.
-fn wait_ready_now(child: &mut Child) -> BufReader<std::process::ChildStdout> {
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    read_until_ready(&mut out);
-    out
-}
-
 /// Reads the child's "ready" line, then gives it time to park in the kernel.
 fn wait_ready(child: &mut Child) -> BufReader<std::process::ChildStdout> {
     let out = wait_ready_now(child);
     std::thread::sleep(Duration::from_millis(100));
     out
-}
-
-fn finish(
-    mut child: Child,
-    mut out: BufReader<std::process::ChildStdout>,
-    limit: Duration,
-) -> String {
-    let status = wait_for(&mut child, limit).expect("blocked child woke up within the bound");
-    let mut rest = String::new();
-    out.read_to_string(&mut rest).unwrap();
-    assert!(status.success(), "child failed: {status}: {rest}");
-    rest
 }
 
 #[test]
@@ -382,6 +394,67 @@ fn sixteen_processes_racing_to_create_share_one_queue() {
 #[test]
 fn sigkilled_lock_holders_are_recovered() {
     crash::holders_recovered(Launch::Plain, "holder", 3);
+}
+
+/// A fork parent or child killed while holding a lock of the handle they
+/// share: the survivor (its child or parent) goes on using that handle and
+/// recovers the lock, because each has an identity of its own.
+#[test]
+fn fork_survivors_recover_locks_their_dead_relative_held() {
+    let (mut rng, seed) = Rng::from_time();
+    for (role, who) in [
+        ("fork_parent_holds", "child"),
+        ("fork_child_holds", "parent"),
+    ] {
+        let q = TempQueue::new("fork");
+        let queue = open_small(&q.name, 16 << 20);
+        let mut rounds = 0;
+        while queue.stats().unwrap().recoveries < 2 {
+            assert!(
+                rounds < 60,
+                "{role}: no kill landed inside a lock (seed {seed})"
+            );
+            rounds += 1;
+            let mut child = spawn(role, &[env_q(&q)]);
+            let mut out = BufReader::new(child.stdout.take().unwrap());
+            let mut line = String::new();
+            while !line.starts_with("ready") {
+                line.clear();
+                assert!(out.read_line(&mut line).unwrap() > 0, "{role} ended early");
+            }
+            std::thread::sleep(Duration::from_micros(2_000 + rng.below(20_000)));
+            let victim = match line.trim().strip_prefix("ready ") {
+                Some(pid) => pid.parse::<i32>().unwrap(),
+                None => child.id() as i32,
+            };
+            // SAFETY: kill(2) of a process this test started (or its child).
+            unsafe { libc::kill(victim, libc::SIGKILL) };
+            let mut rest = String::new();
+            out.read_to_string(&mut rest).unwrap();
+            let _ = child.kill();
+            let _ = child.wait();
+            assert!(
+                rest.lines().any(|l| l == format!("{who} ok")),
+                "{role} round {rounds} (seed {seed}): the survivor said {rest:?}"
+            );
+            while let Some(msg) = queue.try_pop().unwrap() {
+                assert!(
+                    msg == who.as_bytes() || crash::is_held_msg(&msg),
+                    "whole messages only"
+                );
+            }
+            let s = queue.stats().unwrap();
+            assert_eq!(
+                (s.len, s.bytes_used),
+                (0, 0),
+                "{role}: consistent after the kill"
+            );
+        }
+        println!(
+            "{role}: {rounds} kills, {} recoveries",
+            queue.stats().unwrap().recoveries
+        );
+    }
 }
 
 #[test]

@@ -211,6 +211,39 @@ pub fn allocate(fd: &OwnedFd, len: u64) -> io::Result<()> {
     }
 }
 
+/// Reads up to `len` bytes at offset 0 of `fd` into `buf`.
+///
+/// # Safety
+/// `buf` must be valid for writes of `len` bytes.
+///
+/// # Errors
+/// `pread`'s OS error.
+pub unsafe fn read_start(fd: &OwnedFd, buf: *mut u8, len: usize) -> io::Result<usize> {
+    // SAFETY: the caller guarantees `buf` is writable for `len` bytes.
+    let n = unsafe { libc::pread(fd.as_raw_fd(), buf.cast(), len, 0) };
+    usize::try_from(n).map_err(|_| last_os_error())
+}
+
+/// Writes `bytes` at offset 0 of `fd`, all of them.
+///
+/// # Errors
+/// `pwrite`'s OS error (`ENOSPC`); `EIO` for a short write.
+pub fn write_start(fd: &OwnedFd, bytes: &[u8]) -> io::Result<()> {
+    // SAFETY: `bytes` is valid for reads of its length.
+    let n = unsafe { libc::pwrite(fd.as_raw_fd(), bytes.as_ptr().cast(), bytes.len(), 0) };
+    match usize::try_from(n) {
+        Ok(n) if n == bytes.len() => Ok(()),
+        Ok(_) => Err(io::Error::from_raw_os_error(libc::EIO)),
+        Err(_) => Err(last_os_error()),
+    }
+}
+
+/// Sets the calling thread's errno.
+pub fn set_errno(value: i32) {
+    // SAFETY: __errno_location returns a valid pointer to this thread's errno.
+    unsafe { *libc::__errno_location() = value };
+}
+
 /// Removes the file `path`. `Ok(false)` if there was none.
 ///
 /// # Errors

@@ -26,7 +26,7 @@ struct Role {
 const ROLES: &[Role] = &[
     Role {
         name: "hold_locks",
-        run: hold_locks,
+        run: hold_locks_role,
     },
     Role {
         name: "after_holder_kill",
@@ -48,16 +48,28 @@ pub fn shared_role(role: &str, q: &Queue) -> bool {
     found.map(|r| (r.run)(q)).is_some()
 }
 
-/// Spends nearly all its time inside a lock: 4 MiB copies in and out.
-fn hold_locks(q: &Queue) {
-    let mut msg = Vec::new();
-    stamp_msg(&mut msg, num("WQ_P") as u32, 0, STAMPED_MAX);
-    let mut buf = vec![0u8; STAMPED_MAX];
+/// The `hold_locks` role: says "ready", then holds the locks as
+/// [`hold_locks`] does, as producer `WQ_P`.
+fn hold_locks_role(q: &Queue) {
     println!("ready");
+    hold_locks(q, num("WQ_P") as u32);
+}
+
+/// Spends nearly all its time inside a lock: 4 MiB copies in and out of
+/// messages stamped for `producer` (see [`is_held_msg`]).
+pub fn hold_locks(q: &Queue, producer: u32) -> ! {
+    let mut msg = Vec::new();
+    stamp_msg(&mut msg, producer, 0, STAMPED_MAX);
+    let mut buf = vec![0u8; STAMPED_MAX];
     loop {
         let _ = q.push(&msg, Some(Duration::from_secs(1)));
         let _ = q.pop_into(&mut buf, Some(Duration::from_secs(1)));
     }
+}
+
+/// Whether `msg` is a whole message of a [`hold_locks`] process.
+pub fn is_held_msg(msg: &[u8]) -> bool {
+    msg.len() == STAMPED_MAX && check_stamped(msg).is_ok()
 }
 
 /// Runs after a [`hold_locks`] process was killed: both locks are usable,
@@ -74,7 +86,7 @@ fn after_holder_kill(q: &Queue) {
     );
     while let Some(msg) = q.try_pop().expect("pop") {
         assert!(
-            msg == b"after" || (msg.len() == STAMPED_MAX && check_stamped(&msg).is_ok()),
+            msg == b"after" || is_held_msg(&msg),
             "whole messages only: {:?}",
             check_stamped(&msg)
         );

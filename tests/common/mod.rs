@@ -6,7 +6,7 @@
 
 pub mod crash;
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
@@ -78,23 +78,29 @@ pub enum Launch {
     PidNs,
 }
 
-/// The command that runs this test binary as a child running `role` with
-/// `env`, its stdout piped to the caller, dying with the thread that
-/// started it.
-fn child_command(launch: Launch, role: &str, env: &[(&str, String)]) -> Command {
+impl Launch {
+    /// The command line that runs a child so (see [`spawn_under`]).
+    fn wrapper(self) -> &'static [&'static str] {
+        match self {
+            Launch::Plain => &[],
+            // --kill-child: the namespace's PID 1 dies with unshare.
+            Launch::PidNs => &["unshare", "--pid", "--fork", "--kill-child", "--"],
+        }
+    }
+}
+
+/// The command that runs this test binary under `wrapper` (see
+/// [`spawn_under`]) as a child running `role` with `env`, its stdout piped
+/// to the caller, dying with the thread that started it.
+fn child_command(wrapper: &[&str], role: &str, env: &[(&str, String)]) -> Command {
     let exe = std::env::current_exe().expect("test binary path");
-    let mut cmd = match launch {
-        Launch::Plain => Command::new(exe),
-        Launch::PidNs => {
-            let mut cmd = Command::new("unshare");
-            // --kill-child: the namespace's PID 1 dies with unshare. A
-            // process group of their own lets one kill(2) reach both.
-            cmd.args(["--pid", "--fork", "--kill-child", "--"])
-                .arg(exe)
-                .env(ANNOUNCE, "1")
-                .process_group(0);
+    let mut cmd = match wrapper.split_first() {
+        Some((program, args)) => {
+            let mut cmd = Command::new(program);
+            cmd.args(args).arg(exe);
             cmd
         }
+        None => Command::new(exe),
     };
     cmd.args([
         "--exact",
@@ -125,7 +131,14 @@ fn child_command(launch: Launch, role: &str, env: &[(&str, String)]) -> Command 
 /// Starts this test binary as a child running `role` with `env`, its
 /// stdout piped to the caller.
 pub fn spawn(role: &str, env: &[(&str, String)]) -> Child {
-    child_command(Launch::Plain, role, env)
+    spawn_under(&[], role, env)
+}
+
+/// [`spawn`] under `wrapper`, a command line that executes the rest of its
+/// arguments in place (`unshare --mount`, `setpriv --reuid=…`); empty for
+/// none.
+pub fn spawn_under(wrapper: &[&str], role: &str, env: &[(&str, String)]) -> Child {
+    child_command(wrapper, role, env)
         .spawn()
         .expect("spawn child test process")
 }
@@ -168,9 +181,13 @@ impl Worker {
     /// [`Launch::PidNs`] it returns once the child, running as PID 1 of its
     /// namespace, has said so.
     pub fn start(launch: Launch, role: &str, env: &[(&str, String)]) -> Worker {
-        let mut child = child_command(launch, role, env)
-            .spawn()
-            .expect("spawn child test process");
+        let mut cmd = child_command(launch.wrapper(), role, env);
+        if launch == Launch::PidNs {
+            // A process group of their own lets one kill(2) reach unshare
+            // and the namespace's PID 1 at once.
+            cmd.env(ANNOUNCE, "1").process_group(0);
+        }
+        let mut child = cmd.spawn().expect("spawn child test process");
         let out = child.stdout.take().expect("piped stdout");
         let (tx, incoming) = mpsc::channel();
         // Reads to the end even when nobody listens any more (a failed
@@ -312,7 +329,6 @@ pub fn wait_for(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
 /// Waits for `child`, asserting it exits successfully within `limit`, and
 /// returns its stdout.
 pub fn expect_success(mut child: Child, limit: Duration, what: &str) -> String {
-    use std::io::Read;
     let mut out = String::new();
     let mut stdout = child.stdout.take().expect("piped stdout");
     let reader = std::thread::spawn(move || {
@@ -326,6 +342,40 @@ pub fn expect_success(mut child: Child, limit: Duration, what: &str) -> String {
         Some(s) => panic!("{what} failed: {s}\n{out}"),
         None => panic!("{what} did not finish within {limit:?}\n{out}"),
     }
+}
+
+/// Skips the test harness's own lines up to the child's "ready".
+pub fn read_until_ready(out: &mut impl BufRead) {
+    let mut line = String::new();
+    while line.trim() != "ready" {
+        line.clear();
+        assert!(
+            out.read_line(&mut line).unwrap() > 0,
+            "child ended before it was ready"
+        );
+    }
+}
+
+/// Reads the child's "ready" line.
+pub fn wait_ready_now(child: &mut Child) -> BufReader<std::process::ChildStdout> {
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    read_until_ready(&mut out);
+    out
+}
+
+/// Waits for `child` at most `limit`, asserting that it succeeds; returns
+/// the rest of its stdout after what `out` already read.
+pub fn finish(
+    mut child: Child,
+    mut out: BufReader<std::process::ChildStdout>,
+    limit: Duration,
+) -> String {
+    let status = wait_for(&mut child, limit)
+        .unwrap_or_else(|| panic!("the child did not finish within {limit:?}"));
+    let mut rest = String::new();
+    out.read_to_string(&mut rest).unwrap();
+    assert!(status.success(), "child failed: {status}: {rest}");
+    rest
 }
 
 /// Sends SIGKILL to `child` and reaps it.
