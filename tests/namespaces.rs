@@ -126,7 +126,7 @@ fn waiters_killed_while_a_holder_in_another_namespace_copies() {
         return;
     }
     const WAITERS: usize = 3;
-    const MAX_KILLS: u64 = 200;
+    const MAX_KILLS: u64 = 400;
     const MAX_TIME: Duration = Duration::from_secs(30);
     let q = TempQueue::new("nswait");
     let opts = Options {

@@ -158,8 +158,7 @@ fn child() {
                 }
                 report_child_push(&q, "child");
             }
-            println!("ready");
-            crash::hold_locks(&q, 0);
+            crash::hold_locks(&q, 0, || println!("ready"));
         }
         "fork_child_holds" => {
             // The parent (this process) goes on once the test killed its
@@ -168,7 +167,7 @@ fn child() {
             let pid = unsafe { libc::fork() };
             assert!(pid >= 0, "fork failed");
             if pid == 0 {
-                crash::hold_locks(&q, 0);
+                crash::hold_locks(&q, 0, || {});
             }
             println!("ready {pid}");
             let mut status = 0;

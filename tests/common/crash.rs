@@ -48,19 +48,20 @@ pub fn shared_role(role: &str, q: &Queue) -> bool {
     found.map(|r| (r.run)(q)).is_some()
 }
 
-/// The `hold_locks` role: says "ready", then holds the locks as
-/// [`hold_locks`] does, as producer `WQ_P`.
+/// The `hold_locks` role: [`hold_locks`] as producer `WQ_P`, saying
+/// "ready" when it starts.
 fn hold_locks_role(q: &Queue) {
-    println!("ready");
-    hold_locks(q, num("WQ_P") as u32);
+    hold_locks(q, num("WQ_P") as u32, || println!("ready"));
 }
 
 /// Spends nearly all its time inside a lock: 4 MiB copies in and out of
-/// messages stamped for `producer` (see [`is_held_msg`]).
-pub fn hold_locks(q: &Queue, producer: u32) -> ! {
+/// a message stamped for `producer` (see [`is_held_msg`]). Calls `ready`
+/// once the message is made, just before the first copy.
+pub fn hold_locks(q: &Queue, producer: u32, ready: impl FnOnce()) -> ! {
     let mut msg = Vec::new();
     stamp_msg(&mut msg, producer, 0, STAMPED_MAX);
     let mut buf = vec![0u8; STAMPED_MAX];
+    ready();
     loop {
         let _ = q.push(&msg, Some(Duration::from_secs(1)));
         let _ = q.pop_into(&mut buf, Some(Duration::from_secs(1)));

@@ -9,7 +9,6 @@ pub mod crash;
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -462,50 +461,53 @@ pub fn parse_marked(line: &str) -> Option<(u32, u64)> {
 pub const STAMPED_MAX: usize = 4 << 20;
 /// Bytes from one stamp of a [`stamp_msg`] message to the next.
 const STAMP_EVERY: usize = 256;
-/// Bytes of a stamp: producer (4), length (4), sequence number (8).
-const STAMP_LEN: usize = 16;
+/// Bytes of a stamp: producer (4), length (4), sequence number (8), index
+/// of the stamp in the message (8).
+const STAMP_LEN: usize = 24;
 
-/// The bytes of every stamped message between its stamps: pseudo-random,
-/// each depending on its offset, the same in every process.
-fn stamp_template() -> &'static [u8] {
-    static TEMPLATE: OnceLock<Vec<u8>> = OnceLock::new();
-    TEMPLATE.get_or_init(|| {
-        let mut x = 0x2545_f491_4f6c_dd1du64;
-        let mut bytes = Vec::with_capacity(STAMPED_MAX);
-        while bytes.len() < STAMPED_MAX {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            bytes.extend_from_slice(&(x ^ (x >> 29)).to_le_bytes());
-        }
-        bytes
-    })
-}
+/// The bytes of every stamped message between its stamps, the same in
+/// every process.
+const FILLER: [u8; STAMP_EVERY - STAMP_LEN] = {
+    let mut bytes = [0u8; STAMP_EVERY - STAMP_LEN];
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let mut i = 0;
+    while i < bytes.len() {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        bytes[i] = (x >> 56) as u8;
+        i += 1;
+    }
+    bytes
+};
 
-fn stamp_of(producer: u32, seq: u64, len: usize) -> [u8; STAMP_LEN] {
+fn stamp_of(producer: u32, seq: u64, len: usize, index: usize) -> [u8; STAMP_LEN] {
     let mut stamp = [0u8; STAMP_LEN];
     stamp[..4].copy_from_slice(&producer.to_le_bytes());
     stamp[4..8].copy_from_slice(&(len as u32).to_le_bytes());
-    stamp[8..].copy_from_slice(&seq.to_le_bytes());
+    stamp[8..16].copy_from_slice(&seq.to_le_bytes());
+    stamp[16..].copy_from_slice(&(index as u64).to_le_bytes());
     stamp
 }
 
 /// Makes in `buf` the `len`-byte message `seq` of `producer`, cheap to make
-/// and check even for megabytes (and in debug builds): bytes that depend on
-/// their offset, with (producer, len, seq) stamped every 256 bytes, so that
-/// [`check_stamped`] tells a message mixed from two, shifted, cut short or
-/// half overwritten.
+/// and check even for megabytes (and in debug builds): every 256 bytes a
+/// stamp of (producer, len, seq, its own index), fixed bytes between them,
+/// so that [`check_stamped`] tells a message mixed from two, shifted, cut
+/// short or half overwritten.
 pub fn stamp_msg(buf: &mut Vec<u8>, producer: u32, seq: u64, len: usize) {
     assert!(
         (STAMP_LEN..=STAMPED_MAX).contains(&len),
         "stamped length {len}"
     );
-    buf.clear();
-    buf.extend_from_slice(&stamp_template()[..len]);
-    let stamp = stamp_of(producer, seq, len);
-    for chunk in buf.chunks_mut(STAMP_EVERY) {
-        let n = chunk.len().min(STAMP_LEN);
+    if buf.len() != len {
+        *buf = vec![0; len]; // every byte is written below
+    }
+    for (i, chunk) in buf.chunks_mut(STAMP_EVERY).enumerate() {
+        let stamp = stamp_of(producer, seq, len, i);
+        let (n, end) = (chunk.len().min(STAMP_LEN), chunk.len());
         chunk[..n].copy_from_slice(&stamp[..n]);
+        chunk[n..].copy_from_slice(&FILLER[..end - n]);
     }
 }
 
@@ -523,11 +525,11 @@ pub fn check_stamped(msg: &[u8]) -> Result<(u32, u64), String> {
             msg.len()
         ));
     }
-    let stamp = stamp_of(producer, seq, len);
-    let template = stamp_template();
     for (i, chunk) in msg.chunks(STAMP_EVERY).enumerate() {
-        let (start, n) = (i * STAMP_EVERY, chunk.len().min(STAMP_LEN));
-        if chunk[..n] != stamp[..n] || chunk[n..] != template[start + n..start + chunk.len()] {
+        let stamp = stamp_of(producer, seq, len, i);
+        let n = chunk.len().min(STAMP_LEN);
+        if chunk[..n] != stamp[..n] || chunk[n..] != FILLER[..chunk.len() - n] {
+            let start = i * STAMP_EVERY;
             return Err(format!(
                 "bytes {start}..{} of the {len}-byte message ({producer}, {seq}) are not its own",
                 start + chunk.len()
