@@ -66,7 +66,7 @@ pub enum Error {
     #[error("permission denied: {0}")]
     PermissionDenied(String),
     /// An operating-system call failed.
-    #[error("{call} failed: {source}")]
+    #[error("{call} failed: {}", OsText(.source))]
     System {
         /// The call that failed, e.g. `"ftruncate"`.
         call: &'static str,
@@ -166,7 +166,7 @@ impl Error {
     pub(crate) fn os(call: &'static str, source: io::Error) -> Error {
         match source.raw_os_error() {
             Some(libc::EACCES) | Some(libc::EPERM) => {
-                Error::PermissionDenied(text(format_args!("{call}: {source}")))
+                Error::PermissionDenied(text(format_args!("{call}: {}", OsText(&source))))
             }
             _ => Error::System { call, source },
         }
@@ -196,6 +196,23 @@ impl Error {
 
     pub(crate) fn invalid(detail: fmt::Arguments<'_>) -> Error {
         Error::InvalidArgument(text(detail))
+    }
+}
+
+/// An OS error as text, formatted without the heap (the standard library's
+/// `Display` of an OS error allocates, which turns heap exhaustion into an
+/// abort on the error path).
+struct OsText<'a>(&'a io::Error);
+
+impl fmt::Display for OsText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.raw_os_error() {
+            Some(errno) => match crate::sys::errno_description(errno) {
+                Some(text) => write!(f, "{text} (os error {errno})"),
+                None => write!(f, "os error {errno}"),
+            },
+            None => write!(f, "{}", self.0),
+        }
     }
 }
 

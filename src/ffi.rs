@@ -333,19 +333,36 @@ fn stats_to_c(s: Stats) -> wq_stats {
     }
 }
 
-/// Moves `queue` to the heap as a C handle, reporting a failed allocation
-/// as `ENOMEM` instead of aborting.
-fn new_handle(queue: Queue) -> Result<*mut wq_queue, Error> {
-    let layout = std::alloc::Layout::new::<wq_queue>();
-    // SAFETY: `wq_queue` is not zero-sized.
-    let raw = unsafe { std::alloc::alloc(layout) }.cast::<wq_queue>();
-    if raw.is_null() {
-        return Err(Error::errno("allocating a queue handle", libc::ENOMEM));
+/// Heap memory for one C handle, allocated before the queue is opened (a
+/// failed allocation is `ENOMEM`, not an abort); freed if never filled.
+struct HandleMemory(*mut wq_queue);
+
+impl HandleMemory {
+    fn new() -> Result<HandleMemory, Error> {
+        // SAFETY: `wq_queue` is not zero-sized.
+        let raw = unsafe { std::alloc::alloc(std::alloc::Layout::new::<wq_queue>()) };
+        if raw.is_null() {
+            return Err(Error::errno("allocating a queue handle", libc::ENOMEM));
+        }
+        Ok(HandleMemory(raw.cast()))
     }
-    // SAFETY: `raw` is valid for writing one `wq_queue`; it is later freed by
-    // `Box::from_raw` in `wq_close`, with the same layout.
-    unsafe { raw.write(wq_queue(queue)) };
-    Ok(raw)
+
+    /// Moves `queue` in; the pointer is later freed by `Box::from_raw` in
+    /// `wq_close`, with the same layout.
+    fn fill(self, queue: Queue) -> *mut wq_queue {
+        let raw = self.0;
+        std::mem::forget(self);
+        // SAFETY: `raw` is valid for writing one `wq_queue`.
+        unsafe { raw.write(wq_queue(queue)) };
+        raw
+    }
+}
+
+impl Drop for HandleMemory {
+    fn drop(&mut self) {
+        // SAFETY: allocated in `new` with this layout and never filled.
+        unsafe { std::alloc::dealloc(self.0.cast(), std::alloc::Layout::new::<wq_queue>()) };
+    }
 }
 
 /// A `wq_iovec` from a `wq_push_batch` caller, viewed as bytes in place (no
@@ -439,8 +456,9 @@ pub unsafe extern "C" fn wq_open(
             Some(o) => options_from_c(o)?,
             None => Options::default(),
         };
-        let queue = Queue::open(name, &options)?;
-        let handle = new_handle(queue)?;
+        // The handle's memory first: once a queue is created, nothing may fail.
+        let handle = HandleMemory::new()?;
+        let handle = handle.fill(Queue::open(name, &options)?);
         // SAFETY: `out` is non-NULL (checked above) and writable by contract.
         unsafe { *out = handle };
         Ok(())

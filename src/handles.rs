@@ -149,6 +149,11 @@ impl Entry {
         self.broken.load(Ordering::Relaxed)
     }
 
+    /// Marks the handle's segment as broken for good (it was truncated).
+    pub fn mark_broken(&self) {
+        self.broken.store(true, Ordering::Release);
+    }
+
     /// Hands the handle's liveness descriptor to the registry, which closes
     /// it in fork children.
     pub fn set_lock_fd(&self, fd: RawFd) {

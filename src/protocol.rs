@@ -35,6 +35,11 @@ use crate::sys;
 /// takes over (see `sync::Event::wait_until`).
 const GATHER_BYTES: u64 = 256;
 
+/// Every this many transactions a handle asks the file's size, so that a
+/// truncation too small to fault (less than a page) is seen by a handle
+/// that never waits; waits, stats and opens ask every time.
+const SIZE_CHECK_EVERY: u32 = 1024;
+
 /// A snapshot of a queue's counters (see [`crate::Queue::stats`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
@@ -71,6 +76,8 @@ pub struct Handle {
     /// Non-zero while interrupted ([`Handle::interrupt`]); waits sleep on it.
     interrupt: AtomicU32,
     holds: [Hold; 2],
+    /// Transactions begun, for [`SIZE_CHECK_EVERY`] (a racy count is enough).
+    transactions: AtomicU32,
 }
 
 /// A side transaction in progress: the side's lock, held; released on drop.
@@ -87,7 +94,8 @@ impl Drop for Held<'_> {
 }
 
 impl Handle {
-    /// Attaches to a mapped segment.
+    /// Attaches to a mapped segment (publishing it as ready if this process
+    /// is creating it).
     ///
     /// # Errors
     /// Those of reopening the file and attaching an identity.
@@ -102,6 +110,7 @@ impl Handle {
         // (validated against its size), a non-zero multiple of 8, for as long
         // as the segment (owned alongside the ring) lives.
         let ring = unsafe { Ring::new(segment.data(), geometry.capacity) };
+        segment.publish();
         Ok(Handle {
             segment,
             ring,
@@ -109,6 +118,7 @@ impl Handle {
             identity,
             interrupt: AtomicU32::new(0),
             holds: [Hold::default(), Hold::default()],
+            transactions: AtomicU32::new(0),
         })
     }
 
@@ -155,6 +165,11 @@ impl Handle {
     /// `deadline`, repairing the update of a dead holder. `busy` is the
     /// error for a lock a peer keeps past the deadline.
     fn begin(&self, which: Which, deadline: &Deadline, busy: fn() -> Error) -> Result<Held<'_>> {
+        let n = self.transactions.load(Relaxed).wrapping_add(1);
+        self.transactions.store(n, Relaxed);
+        if n % SIZE_CHECK_EVERY == 0 || self.segment.entry().broken() {
+            self.segment.check_whole()?;
+        }
         let h = self.header();
         let (side, position, hold) = match which {
             Which::Producer => (&h.producer, &h.tail, &self.holds[0]),

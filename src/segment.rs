@@ -10,9 +10,10 @@
 //! geometry is finished by the next opener; one whose creator died before is
 //! reported as unfinished. Nothing needs `/proc`.
 
-use std::ffi::CString;
+use std::ffi::CStr;
 use std::mem::size_of;
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use memmap2::{MmapOptions, MmapRaw};
@@ -33,10 +34,10 @@ pub const READY_WAIT: Duration = Duration::from_secs(10);
 const UNLOCKED_GRACE_NS: u64 = 100_000_000;
 
 /// A validated queue name: the `shm_open` form `"/name"` and its file.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct Name {
-    /// `/dev/shm/name`.
-    path: CString,
+    /// `/dev/shm/name` and a NUL, built without aborting on a full heap.
+    path: Vec<u8>,
 }
 
 impl Name {
@@ -70,15 +71,27 @@ impl Name {
         path.extend_from_slice(sys::SHM_DIR.as_bytes());
         path.push(b'/');
         path.extend_from_slice(bare.as_bytes());
-        Ok(Name {
-            path: CString::new(path)
-                .map_err(|_| Error::invalid(format_args!("queue name holds NUL")))?,
-        })
+        path.push(0);
+        Ok(Name { path })
+    }
+
+    /// A copy, or an error when memory is short.
+    fn try_clone(&self) -> Result<Name> {
+        let mut path = Vec::new();
+        path.try_reserve_exact(self.path.len())
+            .map_err(|_| Error::errno("allocating a queue name", libc::ENOMEM))?;
+        path.extend_from_slice(&self.path);
+        Ok(Name { path })
+    }
+
+    /// The file, `/dev/shm/name`.
+    fn path(&self) -> &CStr {
+        CStr::from_bytes_with_nul(&self.path).unwrap_or(c"")
     }
 
     /// The name as `shm_open` takes it, `"/name"`.
     pub fn as_str(&self) -> &str {
-        let path = self.path.to_str().unwrap_or("");
+        let path = std::str::from_utf8(&self.path[..self.path.len() - 1]).unwrap_or("");
         &path[sys::SHM_DIR.len().min(path.len())..]
     }
 
@@ -96,6 +109,9 @@ pub struct Segment {
     name: Name,
     geometry: Geometry,
     entry: &'static Entry,
+    /// Made by this process and not yet published as ready: removed again
+    /// if dropped before [`Segment::publish`].
+    creating: AtomicBool,
 }
 
 /// What one attempt to open found.
@@ -117,7 +133,7 @@ impl Segment {
         // a racing remove); a few rounds settle it.
         for _ in 0..64 {
             if options.open_mode != OpenMode::CreateOnly {
-                let opened = sys::open_existing(&name.path).map_err(|e| open_error(name, e))?;
+                let opened = sys::open_existing(name.path()).map_err(|e| open_error(name, e))?;
                 match opened {
                     Some(fd) => match attach_existing(name, fd, options)? {
                         Found::Segment(s) => return Ok(s),
@@ -131,7 +147,7 @@ impl Segment {
             }
             let geometry = geometry
                 .ok_or_else(|| Error::Internal(text(format_args!("no geometry to create with"))))?;
-            match sys::create_exclusive(&name.path, options.mode)
+            match sys::create_exclusive(name.path(), options.mode)
                 .map_err(|(call, e)| Error::os(call, e))?
             {
                 Some(fd) => return create(name, fd, geometry),
@@ -152,7 +168,16 @@ impl Segment {
     /// # Errors
     /// [`Error::PermissionDenied`], [`Error::System`].
     pub fn unlink(name: &Name) -> Result<bool> {
-        sys::unlink(&name.path).map_err(|e| Error::os("shm_unlink", e))
+        sys::unlink(name.path()).map_err(|e| Error::os("shm_unlink", e))
+    }
+
+    /// Publishes a segment this process created as ready for everyone,
+    /// once the creator's own handle is attached; a no-op otherwise.
+    pub fn publish(&self) {
+        if self.creating.swap(false, Ordering::AcqRel) {
+            self.header().mark_ready();
+            sys::ofd_unlock(self.fd().as_raw_fd(), CREATION_BYTE);
+        }
     }
 
     /// The validated geometry.
@@ -200,18 +225,20 @@ impl Segment {
     /// # Errors
     /// [`Error::System`] when neither `/proc` nor the name can reopen it.
     pub fn reopen(&self) -> Result<OwnedFd> {
-        sys::reopen(self.fd(), &self.name.path)
+        sys::reopen(self.fd(), self.name.path())
             .map_err(|e| Error::os("reopening the segment file", e))
     }
 
     /// Whether the segment is still whole: not truncated under this handle
-    /// (seen by the SIGBUS handler, or by the file's size).
+    /// (seen by the SIGBUS handler, or by the file's size). Once it was, the
+    /// handle stays broken.
     ///
     /// # Errors
     /// [`Error::Corrupted`] when it was truncated.
     pub fn check_whole(&self) -> Result<()> {
         let len = sys::file_info(self.fd()).map(|i| i.len).unwrap_or(u64::MAX);
         if self.entry.broken() || len < self.geometry.segment_len() {
+            self.entry.mark_broken();
             return Err(truncated(len, self.geometry.segment_len()));
         }
         Ok(())
@@ -228,6 +255,12 @@ impl Segment {
 
 impl Drop for Segment {
     fn drop(&mut self) {
+        // Made here but never published: nobody else can have used it.
+        if self.creating.load(Ordering::Relaxed)
+            && sys::file_info(self.fd()).is_ok_and(|i| i.links > 0)
+        {
+            let _ = sys::unlink(self.name.path());
+        }
         // Before the mapping goes: the SIGBUS handler must not look at it.
         self.entry.release();
         if let Some(fd) = self.fd.take() {
@@ -269,15 +302,19 @@ fn map(fd: &OwnedFd, len: u64) -> Result<MmapRaw> {
 }
 
 /// Maps `fd` and registers the mapping with the process.
-fn finish(name: &Name, fd: OwnedFd, geometry: Geometry) -> Result<Segment> {
+/// `creating`: this process made the file and holds its creation lock
+/// until [`Segment::publish`].
+fn finish(name: &Name, fd: OwnedFd, geometry: Geometry, creating: bool) -> Result<Segment> {
+    let name = name.try_clone()?;
     let map = map(&fd, geometry.segment_len())?;
     let entry = handles::register(map.as_ptr() as usize, map.len())?;
     Ok(Segment {
         map,
         fd: Some(fd),
-        name: name.clone(),
+        name,
         geometry,
         entry,
+        creating: AtomicBool::new(creating),
     })
 }
 
@@ -368,13 +405,13 @@ fn attach_existing(name: &Name, fd: OwnedFd, options: &Options) -> Result<Found>
         sys::allocate(&fd, info.len)
             .map_err(|e| Error::os("fallocate of a queue whose memory was never reserved", e))?;
     }
-    finish(name, fd, geometry).map(Found::Segment)
+    finish(name, fd, geometry, false).map(Found::Segment)
 }
 
-/// Reserves the memory of a segment in state `CREATING` and marks it ready.
-/// The caller holds the creation lock.
+/// Reserves the memory of a segment in state `CREATING` whose creator died
+/// and marks it ready. The caller holds the creation lock.
 fn finish_creation(fd: &OwnedFd, geometry: Geometry) -> Result<()> {
-    sys::allocate(fd, geometry.segment_len()).map_err(|e| Error::os("fallocate", e))?;
+    allocate(fd, geometry)?;
     let map = map(fd, size_of::<Header>() as u64)?;
     // SAFETY: the mapping holds a Header (all atomics), its page allocated.
     let header = unsafe { &*map.as_ptr().cast::<Header>() };
@@ -384,19 +421,22 @@ fn finish_creation(fd: &OwnedFd, geometry: Geometry) -> Result<()> {
 
 /// Initialises the file `fd` this process just created under `name`.
 /// On failure the name is removed again.
+/// It stays in state `CREATING`, its creation lock held, until
+/// [`Segment::publish`]: whatever fails before that (up to attaching the
+/// caller's handle) leaves no queue behind.
 fn create(name: &Name, fd: OwnedFd, geometry: Geometry) -> Result<Segment> {
-    let locked = sys::ofd_try_lock(fd.as_raw_fd(), CREATION_BYTE).unwrap_or(false);
-    let made = initialise(&fd, geometry);
-    if locked {
-        sys::ofd_unlock(fd.as_raw_fd(), CREATION_BYTE);
-    }
-    match made.and_then(|()| finish(name, fd, geometry)) {
+    let _ = sys::ofd_try_lock(fd.as_raw_fd(), CREATION_BYTE);
+    match initialise(&fd, geometry).and_then(|()| finish(name, fd, geometry, true)) {
         Ok(segment) => Ok(segment),
         Err(e) => {
-            let _ = sys::unlink(&name.path);
+            let _ = sys::unlink(name.path());
             Err(e)
         }
     }
+}
+
+fn allocate(fd: &OwnedFd, geometry: Geometry) -> Result<()> {
+    sys::allocate(fd, geometry.segment_len()).map_err(|e| Error::os("fallocate", e))
 }
 
 fn initialise(fd: &OwnedFd, geometry: Geometry) -> Result<()> {
@@ -419,7 +459,7 @@ fn initialise(fd: &OwnedFd, geometry: Geometry) -> Result<()> {
         std::slice::from_raw_parts((&raw const marker).cast::<u8>(), size_of::<Header>())
     };
     sys::write_start(fd, bytes).map_err(|e| Error::os("pwrite", e))?;
-    finish_creation(fd, geometry)
+    allocate(fd, geometry)
 }
 
 #[cfg(test)]

@@ -238,6 +238,30 @@ pub fn write_start(fd: &OwnedFd, bytes: &[u8]) -> io::Result<()> {
     }
 }
 
+/// The C library's description of error number `errno`, without
+/// allocating (glibc's `strerrordesc_np`); `None` where unknown.
+pub fn errno_description(errno: i32) -> Option<&'static str> {
+    #[cfg(target_env = "gnu")]
+    {
+        unsafe extern "C" {
+            fn strerrordesc_np(errnum: libc::c_int) -> *const libc::c_char;
+        }
+        // SAFETY: strerrordesc_np takes any int and returns NULL or a static,
+        // NUL-terminated, untranslated string.
+        let text = unsafe { strerrordesc_np(errno) };
+        if text.is_null() {
+            return None;
+        }
+        // SAFETY: non-NULL: a static NUL-terminated string (see above).
+        unsafe { CStr::from_ptr(text) }.to_str().ok()
+    }
+    #[cfg(not(target_env = "gnu"))]
+    {
+        let _ = errno;
+        None
+    }
+}
+
 /// Sets the calling thread's errno.
 pub fn set_errno(value: i32) {
     // SAFETY: __errno_location returns a valid pointer to this thread's errno.
