@@ -468,6 +468,27 @@ fn read_only_commands_show_another_users_queue_and_the_others_refuse_it() {
 }
 
 #[test]
+fn stat_and_ls_show_the_other_attached_handles() {
+    let mut shm = Shm::new();
+    let q = shm.name("handles");
+    create(&q, "4KiB");
+    let out = expect(&mut wq(["stat", &q]), 0);
+    assert!(out.contains("other handles:    0"), "{out}");
+    let held = wq::Queue::open(&q, &wq::Options::default()).unwrap();
+    let out = expect(&mut wq(["stat", &q]), 0);
+    let me = std::process::id();
+    assert!(
+        out.contains(&format!("other handles:    1 (pids {me})")),
+        "{out}"
+    );
+    let e = ls_entry(&mut wq(["ls", "--json"]), &q).unwrap();
+    assert_eq!(e["handles"], serde_json::json!([me]));
+    drop(held);
+    let e = ls_entry(&mut wq(["ls", "--json"]), &q).unwrap();
+    assert_eq!(e["handles"], serde_json::json!([]));
+}
+
+#[test]
 fn rm_stale_asks_on_a_terminal() {
     if !std::path::Path::new("/usr/bin/script").exists() {
         eprintln!("skipped: util-linux `script` is not installed to provide a terminal");
