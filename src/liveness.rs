@@ -128,6 +128,22 @@ impl<'a> Table<'a> {
     }
 }
 
+impl Table<'_> {
+    /// The pid hints of the live handles attached to the queue other than
+    /// `mine`, asked through `via_fd` (`mine`'s own description).
+    pub fn peer_pid_hints(&self, mine: u32, via_fd: RawFd) -> Vec<u32> {
+        let mut pids = Vec::new();
+        for (s, slot) in self.slots.iter().enumerate() {
+            let generation = slot.generation.load(Ordering::Acquire);
+            let t = token(s as u32, generation);
+            if generation % 2 == 1 && t != mine && self.is_alive(t, via_fd) {
+                pids.push(slot.pid_hint.load(Ordering::Relaxed));
+            }
+        }
+        pids
+    }
+}
+
 /// This handle's identity: its token, and the liveness descriptor that
 /// keeps it alive (kept in the handle's registry entry, so that fork
 /// children close it). A fork child attaches anew on first use.
@@ -191,6 +207,11 @@ impl Identity {
             self.generation.store(generation, Ordering::Release);
         }
         Ok(self.token.load(Ordering::Relaxed))
+    }
+
+    /// The token as last attached in this process (no re-attachment).
+    pub fn current(&self) -> u32 {
+        self.token.load(Ordering::Relaxed)
     }
 
     /// Detaches, if this process is the one that attached (a fork child

@@ -453,6 +453,14 @@ impl Handle {
         })
     }
 
+    /// The pid hints of the other live handles attached to the queue.
+    pub fn peer_pids(&self) -> Vec<u32> {
+        match self.segment.entry().lock_fd() {
+            Some(fd) => self.table().peer_pid_hints(self.identity.current(), fd),
+            None => Vec::new(),
+        }
+    }
+
     /// Takes a lock for [`Handle::stats`]: `None` when a peer keeps it past
     /// the deadline or the handle is interrupted (the counters are then
     /// read without it).

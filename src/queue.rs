@@ -355,6 +355,28 @@ impl Queue {
         self.handle.stats()
     }
 
+    /// The process ids of the other handles attached to this queue now, as
+    /// each process saw its own pid (in its own PID namespace: a container's
+    /// process may show as 1). A hint for humans (`wq stat`), never an
+    /// identity: which handles are alive is the kernel's answer, the pids
+    /// are what they wrote.
+    ///
+    /// ```
+    /// # use wq::{Options, Queue};
+    /// # let name = format!("wq-doc-{}-{}", std::process::id(), line!());
+    /// let q = Queue::open(&name, &Options { capacity: 64, ..Options::default() })?;
+    /// assert!(q.peer_pids().is_empty());
+    /// let other = Queue::open(&name, &Options::default())?;
+    /// assert_eq!(q.peer_pids(), [std::process::id()]);
+    /// drop(other);
+    /// assert!(q.peer_pids().is_empty());
+    /// # Queue::remove(&name)?;
+    /// # Ok::<(), wq::Error>(())
+    /// ```
+    pub fn peer_pids(&self) -> Vec<u32> {
+        self.handle.peer_pids()
+    }
+
     /// Interrupts this handle in this process: every call waiting on it
     /// (for messages, for room or for a lock) returns
     /// [`Error::Interrupted`], and so does, from then on, every call that

@@ -150,6 +150,39 @@ fn truncated_version_bumped_and_half_initialised_queues_are_rejected() {
 }
 
 #[test]
+fn a_layout_1_queue_is_incompatible_and_says_so() {
+    // The first bytes of a queue made by wq's layout 1: its magic, version
+    // 1, its 576-byte header, ready, a 4096-byte ring after one page.
+    let mut v1 = vec![0u8; 8192];
+    v1[..8].copy_from_slice(b"WQ-SHMQ1");
+    v1[8..12].copy_from_slice(&1u32.to_le_bytes());
+    v1[12..16].copy_from_slice(&576u32.to_le_bytes());
+    v1[16..24].copy_from_slice(&4096u64.to_le_bytes());
+    v1[48..52].copy_from_slice(&0x5245_4459u32.to_le_bytes());
+    let q = TempQueue::new("layout1");
+    write_file(&q.path(), &v1);
+    for opts in [
+        Options::default(),
+        Options {
+            open_mode: OpenMode::OpenOnly,
+            ..Options::default()
+        },
+    ] {
+        match Queue::open(&q.name, &opts) {
+            Err(Error::Incompatible(e)) => {
+                assert_eq!(e.cause, wq::IncompatibleCause::OtherLayout { version: 1 });
+                assert!(
+                    e.detail.contains("layout version 1") && e.detail.contains("older"),
+                    "{e}"
+                );
+            }
+            other => panic!("a layout-1 queue opened as {other:?}"),
+        }
+    }
+    assert_eq!(std::fs::read(q.path()).unwrap(), v1, "left untouched");
+}
+
+#[test]
 fn impossible_positions_are_corruption_not_a_crash() {
     for (what, offset, value) in [
         ("tail far ahead", TAIL, 1u64 << 40),

@@ -102,6 +102,9 @@ pub struct Entry {
     pub mode: u32,
     /// What the file is.
     pub state: State,
+    /// Pid hints of the other handles attached to a healthy queue (each
+    /// in its own PID namespace); empty otherwise.
+    pub peers: Vec<u32>,
 }
 
 /// Resolves user ids to names from `/etc/passwd`.
@@ -162,13 +165,13 @@ pub fn path_of(name: &str) -> PathBuf {
 pub fn probe(name: &str, users: &Users) -> wq::Result<Entry> {
     let bare = name.strip_prefix('/').unwrap_or(name);
     let path = path_of(bare);
-    let state = match open(bare, Owners::Any) {
+    let (state, peers) = match open(bare, Owners::Any) {
         Ok(queue) => match queue.stats() {
-            Ok(stats) => State::Ok(stats),
-            Err(e) => State::from_error(&e),
+            Ok(stats) => (State::Ok(stats), queue.peer_pids()),
+            Err(e) => (State::from_error(&e), Vec::new()),
         },
         Err(e @ (wq::Error::NotFound(_) | wq::Error::InvalidArgument(_))) => return Err(e),
-        Err(e) => State::from_error(&e),
+        Err(e) => (State::from_error(&e), Vec::new()),
     };
     let meta = fs::metadata(&path).map_err(|e| match e.kind() {
         io::ErrorKind::NotFound => wq::Error::NotFound(format!("/{bare}")),
@@ -177,11 +180,14 @@ pub fn probe(name: &str, users: &Users) -> wq::Result<Entry> {
             source: e,
         },
     })?;
-    Ok(entry(bare, path, &meta, users, state))
+    let mut entry = entry(bare, path, &meta, users, state);
+    entry.peers = peers;
+    Ok(entry)
 }
 
 fn entry(name: &str, path: PathBuf, meta: &fs::Metadata, users: &Users, state: State) -> Entry {
     Entry {
+        peers: Vec::new(),
         name: name.to_owned(),
         path,
         size: meta.len(),

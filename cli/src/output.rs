@@ -29,6 +29,8 @@ pub struct EntryJson<'a> {
     pushed_total: Option<u64>,
     popped_total: Option<u64>,
     recoveries: Option<u64>,
+    /// Pid hints of the other attached handles (each in its own namespace).
+    handles: Option<&'a [u32]>,
 }
 
 impl<'a> EntryJson<'a> {
@@ -54,6 +56,7 @@ impl<'a> EntryJson<'a> {
             pushed_total: stats.map(|s| s.pushed_total),
             popped_total: stats.map(|s| s.popped_total),
             recoveries: stats.map(|s| s.recoveries),
+            handles: stats.map(|_| entry.peers.as_slice()),
         }
     }
 }
@@ -121,6 +124,7 @@ pub fn write_ls(out: &mut impl Write, entries: &[Entry]) -> io::Result<()> {
         ">PUSHED",
         ">POPPED",
         ">RECOV",
+        ">HANDLES",
         "OWNER",
         "MODE",
         "NOTE",
@@ -136,6 +140,7 @@ pub fn write_ls(out: &mut impl Write, entries: &[Entry]) -> io::Result<()> {
                     s.pushed_total.to_string(),
                     s.popped_total.to_string(),
                     s.recoveries.to_string(),
+                    e.peers.len().to_string(),
                 ],
                 _ => std::array::from_fn(|_| "-".to_owned()),
             };
@@ -148,6 +153,16 @@ pub fn write_ls(out: &mut impl Write, entries: &[Entry]) -> io::Result<()> {
         })
         .collect();
     write_table(out, &header, &rows)
+}
+
+/// "2 (pids 40, 41)": how many other handles are attached, and the pids
+/// their processes wrote (hints: each in its own PID namespace).
+fn format_peers(peers: &[u32]) -> String {
+    if peers.is_empty() {
+        return "0".to_owned();
+    }
+    let pids: Vec<String> = peers.iter().map(u32::to_string).collect();
+    format!("{} (pids {})", peers.len(), pids.join(", "))
 }
 
 /// The `stat` block: one `key: value` line per field.
@@ -189,6 +204,7 @@ pub fn write_stat(out: &mut impl Write, e: &Entry) -> io::Result<()> {
                 ("pushed total", s.pushed_total.to_string()),
                 ("popped total", s.popped_total.to_string()),
                 ("recoveries", s.recoveries.to_string()),
+                ("other handles", format_peers(&e.peers)),
             ]);
         }
         other => lines.push(("reason", other.reason().unwrap_or("").to_owned())),

@@ -434,6 +434,61 @@ fn permission_denied_names_the_owner() {
 }
 
 #[test]
+fn read_only_commands_show_another_users_queue_and_the_others_refuse_it() {
+    // Only root can give a file away.
+    if std::fs::metadata("/proc/self")
+        .map(|m| {
+            use std::os::unix::fs::MetadataExt;
+            m.uid()
+        })
+        .ok()
+        != Some(0)
+    {
+        eprintln!("skipped: not running as root, so cannot chown a queue");
+        return;
+    }
+    let mut shm = Shm::new();
+    let q = shm.name("planted");
+    create(&q, "4KiB");
+    expect(&mut wq(["push", &q, "planted task"]), 0);
+    // As if uid 12345 had created the name first.
+    std::os::unix::fs::chown(path(&q), Some(12345), Some(12345)).unwrap();
+    let out = expect(&mut wq(["stat", &q]), 0);
+    assert!(out.contains("messages"), "{out}");
+    let e = ls_entry(&mut wq(["ls", "--json"]), &q).unwrap();
+    assert_eq!(e["state"], "ok");
+    assert_eq!(e["len"], 1);
+    for args in [vec!["pop", &q], vec!["push", &q, "x"]] {
+        let err = expect_err(&mut wq(&args), 10);
+        assert!(err.contains("uid 12345"), "{err}");
+    }
+    // Nothing was taken or added.
+    std::os::unix::fs::chown(path(&q), Some(0), Some(0)).unwrap();
+    assert_eq!(expect(&mut wq(["pop", &q]), 0), "planted task\n");
+}
+
+#[test]
+fn stat_and_ls_show_the_other_attached_handles() {
+    let mut shm = Shm::new();
+    let q = shm.name("handles");
+    create(&q, "4KiB");
+    let out = expect(&mut wq(["stat", &q]), 0);
+    assert!(out.contains("other handles:    0"), "{out}");
+    let held = wq::Queue::open(&q, &wq::Options::default()).unwrap();
+    let out = expect(&mut wq(["stat", &q]), 0);
+    let me = std::process::id();
+    assert!(
+        out.contains(&format!("other handles:    1 (pids {me})")),
+        "{out}"
+    );
+    let e = ls_entry(&mut wq(["ls", "--json"]), &q).unwrap();
+    assert_eq!(e["handles"], serde_json::json!([me]));
+    drop(held);
+    let e = ls_entry(&mut wq(["ls", "--json"]), &q).unwrap();
+    assert_eq!(e["handles"], serde_json::json!([]));
+}
+
+#[test]
 fn rm_stale_asks_on_a_terminal() {
     if !std::path::Path::new("/usr/bin/script").exists() {
         eprintln!("skipped: util-linux `script` is not installed to provide a terminal");
