@@ -1,8 +1,8 @@
 //! A hostile machine: another user's queue under the caller's name, a sparse
 //! segment on a full `/dev/shm`, creators racing for the last free space,
 //! segments truncated under live handles, an `RLIMIT_FSIZE` below the
-//! segment size, no `/proc`, and waits ended by [`Queue::interrupt`] from
-//! other threads and from signal handlers.
+//! segment size, no `/proc` (waits ended by `Queue::interrupt` are in
+//! `tests/interrupt.rs`).
 //!
 //! Everything that can go wrong here kills or hangs a process (SIGBUS,
 //! SIGXFSZ, a wait that never ends), so the work runs in child processes
@@ -15,23 +15,19 @@ mod common;
 use std::ffi::CString;
 use std::fs::OpenOptions;
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
-use std::os::unix::thread::JoinHandleExt;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock, mpsc};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::{
-    Rng, TempQueue, arg, expect_success, finish, num, spawn, spawn_under, wait_ready_now,
-};
+use common::child::{fail, or_exit, run_child};
+use common::{TempQueue, arg, expect_success, finish, num, spawn, wait_ready_now};
 use wq::{Error, OpenMode, Options, Queue};
 
 /// The uid (and gid) of "another user".
 const OTHER_UID: u32 = 12345;
 /// Bound on every child process.
 const LIMIT: Duration = Duration::from_secs(30);
-/// Time for a thread to reach its wait and sleep in the kernel.
-const SETTLE: Duration = Duration::from_millis(150);
 
 /// Runs a child in a private mount namespace of its own: what it mounts is
 /// seen by it and its children only, and goes away with them.
@@ -65,40 +61,6 @@ fn create(name: &str, capacity: u64) -> Queue {
 
 fn open_as(name: &str, open_mode: OpenMode, allow_other_owner: bool) -> wq::Result<Queue> {
     Queue::open(name, &options(1 << 16, open_mode, allow_other_owner))
-}
-
-/// The value, or [`fail`].
-fn or_exit<T>(what: &str, result: wq::Result<T>) -> T {
-    result.unwrap_or_else(|e| fail(&format!("{what}: {e} ({e:?})")))
-}
-
-/// In a child: reports `why` on stdout (which the parent shows) and exits
-/// with status 1, at once, whichever thread fails. In the test itself: panics.
-fn fail(why: &str) -> ! {
-    if common::role().is_none() {
-        panic!("{why}");
-    }
-    println!("FAIL: {why}");
-    std::process::exit(1)
-}
-
-fn env_q(q: &TempQueue) -> (&'static str, String) {
-    ("WQ_Q", q.name.clone())
-}
-
-/// Runs `role` in a child of this binary under `wrapper`, asserts that it
-/// succeeds within `limit` and says `says`; shows and returns its stdout.
-fn run_child(
-    wrapper: &[&str],
-    role: &str,
-    env: &[(&str, String)],
-    limit: Duration,
-    says: &str,
-) -> String {
-    let out = expect_success(spawn_under(wrapper, role, env), limit, role);
-    eprint!("{out}");
-    assert!(out.contains(says), "{role} did not say {says:?}:\n{out}");
-    out
 }
 
 /// Creates a queue anyone may read and write.
@@ -351,8 +313,6 @@ fn child() {
         "truncated_pop" => use_until_corrupted(false),
         "fsize" => fsize(),
         "no_proc" => no_proc(),
-        "interrupt_threads" => interrupt_threads(),
-        "interrupt_signals" => interrupt_signals(),
         other => fail(&format!("unknown role {other}")),
     }
 }
@@ -443,7 +403,7 @@ fn a_queue_created_by_another_user_is_refused_unless_allowed() {
         return;
     }
     let q = TempQueue::new("squat");
-    run_child(&AS_OTHER_USER, "squat", &[env_q(&q)], LIMIT, "planted");
+    run_child(&AS_OTHER_USER, "squat", &[q.env()], LIMIT, "planted");
     let owner = std::fs::metadata(q.path()).unwrap().uid();
     assert_eq!(owner, OTHER_UID, "setpriv ran the squatter as uid 12345");
     for mode in [OpenMode::OpenOrCreate, OpenMode::OpenOnly] {
@@ -483,7 +443,7 @@ fn a_sparse_segment_on_a_full_dev_shm_is_an_error_at_open_not_a_sigbus() {
         return;
     }
     let q = TempQueue::new("sparse");
-    let env = [env_q(&q)];
+    let env = [q.env()];
     let says = "refused the 2 MiB segment";
     run_child(&PRIVATE_MOUNTS, "sparse_on_tiny_shm", &env, LIMIT, says);
 }
@@ -591,7 +551,7 @@ fn creators_racing_for_room_for_one_and_a_half_queues_all_succeed() {
     run_child(
         &PRIVATE_MOUNTS,
         "race_for_room",
-        &[env_q(&q)],
+        &[q.env()],
         LIMIT * 2,
         says,
     );
@@ -666,7 +626,7 @@ fn truncation_under_live_handles_is_corruption_not_sigbus() {
         ]
         .into_iter()
         .map(|role| {
-            let mut child = spawn(role, &[env_q(&q)]);
+            let mut child = spawn(role, &[q.env()]);
             let out = wait_ready_now(&mut child);
             (role, child, out)
         })
@@ -756,7 +716,7 @@ fn rlimit_fsize_below_the_segment_size_is_an_error_not_sigxfsz() {
     // In a private /dev/shm when possible, to see that nothing is left behind.
     let private = namespaces("rlimit_fsize (private /dev/shm)");
     let wrapper: &[&str] = if private { &PRIVATE_MOUNTS } else { &[] };
-    let env = [env_q(&q), ("WQ_PRIVATE", u8::from(private).to_string())];
+    let env = [q.env(), ("WQ_PRIVATE", u8::from(private).to_string())];
     run_child(wrapper, "fsize", &env, LIMIT, "fsize: ok");
     assert!(!std::path::Path::new(&q.path()).exists());
 }
@@ -855,264 +815,4 @@ fn use_without_proc(name: &str, who: &str) {
     drop((q, second));
     or_exit("remove", Queue::remove(name));
     println!("{who}: ok");
-}
-
-// ---------------------------------------------------------------------------
-// Interrupting waits.
-
-#[test]
-fn interrupt_ends_waits_of_other_threads() {
-    let q = TempQueue::new("intr");
-    let says = "interrupt from threads: ok";
-    run_child(&[], "interrupt_threads", &[env_q(&q)], LIMIT, says);
-}
-
-#[test]
-fn interrupt_from_a_signal_handler_ends_a_wait_and_is_never_lost() {
-    let q = TempQueue::new("intrsig");
-    let says = "interrupt from signal handlers: ok";
-    run_child(&[], "interrupt_signals", &[env_q(&q)], LIMIT, says);
-}
-
-type Waiter = (mpsc::Receiver<wq::Result<Vec<u8>>>, libc::pthread_t);
-
-/// A thread blocked in `call` (a pop or push with no timeout), given time to
-/// sleep; its result arrives on the receiver.
-fn waiter(q: &'static Queue, call: fn(&Queue) -> wq::Result<Vec<u8>>) -> Waiter {
-    let (tx, rx) = mpsc::channel();
-    let thread = std::thread::spawn(move || {
-        let _ = tx.send(call(q));
-    });
-    let tid = thread.as_pthread_t();
-    std::thread::sleep(SETTLE);
-    (rx, tid)
-}
-
-fn pop_forever(q: &Queue) -> wq::Result<Vec<u8>> {
-    q.pop(None)
-}
-
-/// What [`push_forever`] pushes, and what fills a queue before it does
-/// (the same size, so that a full queue has no room for it either).
-const FILLER: [u8; 64] = [7; 64];
-
-fn push_forever(q: &Queue) -> wq::Result<Vec<u8>> {
-    q.push(&FILLER, None).map(|()| Vec::new())
-}
-
-/// Asserts that the waiter is still waiting.
-fn still_waiting(w: &Waiter, what: &str) {
-    if let Ok(r) = w.0.recv_timeout(Duration::from_millis(300)) {
-        fail(&format!("{what}: the wait ended with {r:?}"));
-    }
-}
-
-/// Asserts that the waiter's call ends with `Interrupted` soon.
-fn ends_interrupted(w: &Waiter, what: &str) {
-    match w.0.recv_timeout(Duration::from_secs(5)) {
-        Ok(Err(Error::Interrupted)) => println!("{what}: Interrupted"),
-        Ok(other) => fail(&format!("{what}: want Interrupted, got {other:?}")),
-        Err(_) => fail(&format!("{what}: the wait did not end within 5 s")),
-    }
-}
-
-/// Asserts that `call` returns `Interrupted` at once (it would have waited).
-fn interrupted_at_once<T: std::fmt::Debug>(what: &str, call: impl FnOnce() -> wq::Result<T>) {
-    let t = Instant::now();
-    match call() {
-        Err(Error::Interrupted) if t.elapsed() < Duration::from_millis(500) => {}
-        other => fail(&format!(
-            "{what}: want Interrupted at once, got {other:?} after {:?}",
-            t.elapsed()
-        )),
-    }
-}
-
-/// Asserts that an empty pop with `timeout` waits it out again.
-fn waits_again(q: &Queue, what: &str) {
-    let t = Instant::now();
-    let timeout = Duration::from_millis(200);
-    match q.pop(Some(timeout)) {
-        Err(Error::Empty) if t.elapsed() >= timeout.mul_f64(0.9) => {}
-        other => fail(&format!(
-            "{what}: want Empty after {timeout:?}, got {other:?} after {:?}",
-            t.elapsed()
-        )),
-    }
-}
-
-fn interrupt_threads() {
-    let q: &'static Queue = Box::leak(Box::new(create(&arg("WQ_Q"), 4096)));
-
-    let w = waiter(q, pop_forever);
-    q.interrupt();
-    ends_interrupted(&w, "a pop(None) of another thread");
-
-    // While interrupted: waits end at once, calls that need none succeed.
-    interrupted_at_once("pop(None) on an empty queue", || q.pop(None));
-    interrupted_at_once("pop(2 s) on an empty queue", || {
-        q.pop(Some(Duration::from_secs(2)))
-    });
-    match q.pop(Some(Duration::ZERO)) {
-        Err(Error::Empty | Error::Interrupted) => {}
-        other => fail(&format!("pop(0) while interrupted: {other:?}")),
-    }
-    for m in [&b"a"[..], b"b", b"c"] {
-        or_exit("push while interrupted", q.push(m, None));
-    }
-    for m in [&b"a"[..], b"b", b"c"] {
-        let got = or_exit("pop of a queued message while interrupted", q.pop(None));
-        assert_eq!(got, m, "FIFO while interrupted");
-    }
-    interrupted_at_once("pop(None) once drained", || q.pop(None));
-
-    q.interrupt_clear();
-    waits_again(q, "after interrupt_clear");
-    let mut filled = 0;
-    while or_exit("fill", q.try_push(&FILLER)) {
-        filled += 1;
-    }
-    let w = waiter(q, push_forever);
-    q.interrupt();
-    ends_interrupted(&w, "a push(None) of another thread on a full queue");
-    interrupted_at_once("push(None) on a full queue", || q.push(&FILLER, None));
-    for _ in 0..filled {
-        or_exit("drain while interrupted", q.pop(None));
-    }
-    interrupted_at_once("pop(None) once drained", || q.pop(None));
-
-    q.interrupt_clear();
-    waits_again(q, "after the second interrupt_clear");
-    let w = waiter(q, pop_forever);
-    or_exit("push", q.push(b"after", None));
-    match w.0.recv_timeout(Duration::from_secs(5)) {
-        Ok(Ok(m)) if m == b"after" => {}
-        other => fail(&format!("pop(None) after interrupt_clear: {other:?}")),
-    }
-
-    // Another handle on the same queue is not interrupted.
-    let other: &'static Queue = Box::leak(Box::new(or_exit(
-        "second handle",
-        open_as(q.name(), OpenMode::OpenOnly, false),
-    )));
-    q.interrupt();
-    waits_again(other, "another handle while the first is interrupted");
-    let w = waiter(other, pop_forever);
-    q.interrupt();
-    still_waiting(
-        &w,
-        "another handle's pop(None) after interrupt of the first",
-    );
-    or_exit("push to wake", q.push(b"wake", None));
-    match w.0.recv_timeout(Duration::from_secs(5)) {
-        Ok(Ok(m)) if m == b"wake" => {}
-        other => fail(&format!("the other handle's pop: {other:?}")),
-    }
-    q.interrupt_clear();
-    println!("interrupt from threads: ok");
-}
-
-/// The queue the signal handlers interrupt.
-static SIGNALLED: OnceLock<Queue> = OnceLock::new();
-
-extern "C" fn interrupt_handler(_: libc::c_int) {
-    if let Some(q) = SIGNALLED.get() {
-        q.interrupt();
-    }
-}
-
-extern "C" fn ignore_handler(_: libc::c_int) {}
-
-/// Installs `handler` for `sig`, without SA_RESTART.
-fn on_signal(sig: libc::c_int, handler: extern "C" fn(libc::c_int)) {
-    // SAFETY: a zeroed sigaction is valid; the handler only makes an
-    // async-signal-safe call (or none).
-    unsafe {
-        let mut sa: libc::sigaction = std::mem::zeroed();
-        sa.sa_sigaction = handler as usize;
-        libc::sigemptyset(&mut sa.sa_mask);
-        assert_eq!(libc::sigaction(sig, &sa, std::ptr::null_mut()), 0);
-    }
-}
-
-fn send(tid: libc::pthread_t, sig: libc::c_int) {
-    // SAFETY: `tid` is a live thread of this process.
-    assert_eq!(unsafe { libc::pthread_kill(tid, sig) }, 0);
-}
-
-fn interrupt_signals() {
-    assert!(SIGNALLED.set(create(&arg("WQ_Q"), 4096)).is_ok());
-    let q = SIGNALLED.get().expect("set above");
-    on_signal(libc::SIGUSR1, interrupt_handler);
-    on_signal(libc::SIGALRM, interrupt_handler);
-    on_signal(libc::SIGUSR2, ignore_handler);
-
-    // On the waiting thread itself: a signal alone does not end the wait,
-    // one whose handler calls interrupt does.
-    let w = waiter(q, pop_forever);
-    send(w.1, libc::SIGUSR2);
-    still_waiting(&w, "pop(None) after a signal whose handler does nothing");
-    send(w.1, libc::SIGUSR1);
-    ends_interrupted(&w, "pop(None) of the thread whose handler interrupted");
-
-    // SIGALRM to the process, handled by whichever thread.
-    q.interrupt_clear();
-    let w = waiter(q, pop_forever);
-    let timer = libc::itimerval {
-        it_interval: libc::timeval {
-            tv_sec: 0,
-            tv_usec: 0,
-        },
-        it_value: libc::timeval {
-            tv_sec: 0,
-            tv_usec: 100_000,
-        },
-    };
-    // SAFETY: setitimer with a local value and no old value wanted.
-    let armed = unsafe { libc::setitimer(libc::ITIMER_REAL, &timer, std::ptr::null_mut()) };
-    assert_eq!(armed, 0, "setitimer");
-    ends_interrupted(&w, "pop(None) with SIGALRM's handler interrupting");
-
-    // An interrupt that lands before the wait starts is not lost.
-    q.interrupt_clear();
-    // SAFETY: raise runs the handler on this thread before it returns.
-    assert_eq!(unsafe { libc::raise(libc::SIGUSR1) }, 0);
-    interrupted_at_once("pop(None) after the handler ran", || q.pop(None));
-
-    // Signals landing at random instants around and inside the calls.
-    let (mut rng, seed) = Rng::from_time();
-    println!("race seed {seed}");
-    // SAFETY: pthread_self has no preconditions.
-    let me = unsafe { libc::pthread_self() };
-    let (go_tx, go_rx) = mpsc::channel::<u64>();
-    let (sent_tx, sent_rx) = mpsc::channel();
-    let sender = std::thread::spawn(move || {
-        for delay_ns in go_rx {
-            let until = Instant::now() + Duration::from_nanos(delay_ns);
-            while Instant::now() < until {
-                std::hint::spin_loop();
-            }
-            send(me, libc::SIGUSR1);
-            sent_tx.send(()).expect("main waits for it");
-        }
-    });
-    for round in 0..300 {
-        q.interrupt_clear();
-        let calls = rng.below(3);
-        go_tx.send(rng.below(300_000)).expect("sender runs");
-        for _ in 0..calls {
-            or_exit("push (no wait needed)", q.push(b"r", None));
-            or_exit("pop (no wait needed)", q.pop(None));
-        }
-        match q.pop(None) {
-            Err(Error::Interrupted) => {}
-            other => fail(&format!("round {round}: pop(None) gave {other:?}")),
-        }
-        sent_rx.recv().expect("the signal was sent");
-    }
-    drop(go_tx);
-    sender.join().expect("sender");
-    q.interrupt_clear();
-    waits_again(q, "after the last interrupt_clear");
-    println!("interrupt from signal handlers: ok");
 }

@@ -42,10 +42,6 @@ fn open_small(name: &str, capacity: u64) -> Queue {
     .expect("open queue")
 }
 
-fn env_q(q: &TempQueue) -> (&'static str, String) {
-    ("WQ_Q", q.name.clone())
-}
-
 /// Size of message `seq` in the varied-size workloads.
 fn varied(seq: u64) -> usize {
     [20, 33, 64, 100, 512, 1000, 4096, 20][(seq % 8) as usize]
@@ -184,12 +180,12 @@ fn messages_persist_after_the_producer_exits() {
     let q = TempQueue::new("persist");
     let producer = spawn(
         "push_n",
-        &[env_q(&q), ("WQ_P", "1".into()), ("WQ_N", "10000".into())],
+        &[q.env(), ("WQ_P", "1".into()), ("WQ_N", "10000".into())],
     );
     expect_success(producer, LONG, "producer");
     // Nobody has the queue open now; the messages live in the segment.
     assert_eq!(open(&q.name).stats().unwrap().len, 10_000);
-    let consumer = spawn("pop_n", &[env_q(&q), ("WQ_N", "10000".into())]);
+    let consumer = spawn("pop_n", &[q.env(), ("WQ_N", "10000".into())]);
     expect_success(consumer, LONG, "consumer");
     let stats = open(&q.name).stats().unwrap();
     assert_eq!(
@@ -209,13 +205,13 @@ fn four_producers_four_consumers_exactly_once_in_order() {
     let queue = open_small(&q.name, 1 << 16); // small: producers block on a full queue too
     const N: u64 = 5_000;
     let consumers: Vec<Child> = (0..4)
-        .map(|_| spawn("consume_until_stop", &[env_q(&q)]))
+        .map(|_| spawn("consume_until_stop", &[q.env()]))
         .collect();
     let producers: Vec<Child> = (0..4)
         .map(|p| {
             spawn(
                 "push_n",
-                &[env_q(&q), ("WQ_P", p.to_string()), ("WQ_N", N.to_string())],
+                &[q.env(), ("WQ_P", p.to_string()), ("WQ_N", N.to_string())],
             )
         })
         .collect();
@@ -298,7 +294,7 @@ fn wait_ready(child: &mut Child) -> BufReader<std::process::ChildStdout> {
 fn blocked_pop_wakes_on_push_and_blocked_push_wakes_on_pop() {
     let q = TempQueue::new("wake");
     let queue = open_small(&q.name, 64);
-    let mut popper = spawn("blocked_pop", &[env_q(&q)]);
+    let mut popper = spawn("blocked_pop", &[q.env()]);
     let out = wait_ready(&mut popper);
     let t = Instant::now();
     queue.push(b"hello", FOREVER).unwrap();
@@ -306,7 +302,7 @@ fn blocked_pop_wakes_on_push_and_blocked_push_wakes_on_pop() {
     assert!(t.elapsed() < Duration::from_secs(5));
 
     while queue.try_push(&[1u8; 8]).unwrap() {}
-    let mut pusher = spawn("blocked_push", &[env_q(&q)]);
+    let mut pusher = spawn("blocked_push", &[q.env()]);
     let out = wait_ready(&mut pusher);
     queue.pop(FOREVER).unwrap();
     assert!(finish(pusher, out, Duration::from_secs(5)).contains("pushed"));
@@ -317,10 +313,10 @@ fn killed_blocked_popper_does_not_break_wakeups() {
     let q = TempQueue::new("killpop");
     let queue = open(&q.name);
     for round in 0..20 {
-        let mut victim = spawn("blocked_pop", &[env_q(&q)]);
+        let mut victim = spawn("blocked_pop", &[q.env()]);
         drop(wait_ready(&mut victim));
         sigkill(&mut victim);
-        let mut survivor = spawn("blocked_pop", &[env_q(&q)]);
+        let mut survivor = spawn("blocked_pop", &[q.env()]);
         let out = wait_ready(&mut survivor);
         queue.push(b"wake", FOREVER).unwrap();
         let said = finish(survivor, out, Duration::from_secs(5));
@@ -335,10 +331,10 @@ fn killed_blocked_pusher_does_not_break_wakeups() {
     let queue = open_small(&q.name, 64);
     for round in 0..20 {
         while queue.try_push(&[round as u8; 8]).unwrap() {}
-        let mut victim = spawn("blocked_push", &[env_q(&q)]);
+        let mut victim = spawn("blocked_push", &[q.env()]);
         drop(wait_ready(&mut victim));
         sigkill(&mut victim);
-        let mut survivor = spawn("blocked_push", &[env_q(&q)]);
+        let mut survivor = spawn("blocked_push", &[q.env()]);
         let out = wait_ready(&mut survivor);
         queue.pop(FOREVER).unwrap();
         let said = finish(survivor, out, Duration::from_secs(5));
@@ -357,7 +353,7 @@ fn sixteen_processes_racing_to_create_share_one_queue() {
                 spawn(
                     "race_open",
                     &[
-                        env_q(&q),
+                        q.env(),
                         ("WQ_START", start.to_string()),
                         ("WQ_ID", id.to_string()),
                     ],
@@ -414,7 +410,7 @@ fn fork_survivors_recover_locks_their_dead_relative_held() {
                 "{role}: no kill landed inside a lock (seed {seed})"
             );
             rounds += 1;
-            let mut child = spawn(role, &[env_q(&q)]);
+            let mut child = spawn(role, &[q.env()]);
             let mut out = BufReader::new(child.stdout.take().unwrap());
             let mut line = String::new();
             while !line.starts_with("ready") {
@@ -474,7 +470,7 @@ fn a_creator_killed_midway_leaves_nothing_half_made() {
     let mut outcomes = [0u32; 2];
     for round in 0..12 {
         let q = TempQueue::new("halfmade");
-        let mut creator = spawn("create_big", &[env_q(&q)]);
+        let mut creator = spawn("create_big", &[q.env()]);
         drop(wait_ready_now(&mut creator));
         std::thread::sleep(Duration::from_micros(rng.below(1_000_000)));
         sigkill(&mut creator);

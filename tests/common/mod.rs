@@ -4,6 +4,7 @@
 //! started plainly or each as PID 1 of a PID namespace of its own.
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod child;
 pub mod crash;
 
 use std::io::{BufRead, BufReader, Read};
@@ -37,6 +38,11 @@ impl TempQueue {
     /// The segment's file.
     pub fn path(&self) -> String {
         format!("/dev/shm/{}", self.name)
+    }
+
+    /// The environment variable that hands this queue's name to a child.
+    pub fn env(&self) -> (&'static str, String) {
+        ("WQ_Q", self.name.clone())
     }
 
     /// A file whose creation tells this queue's children to stop (see
