@@ -66,6 +66,7 @@ static HOOKS: OnceLock<std::result::Result<(), i32>> = OnceLock::new();
 
 /// Bumped in every fork child: a handle whose identity was made in another
 /// generation must attach anew.
+#[inline]
 pub fn fork_generation() -> u32 {
     FORK_GENERATION.load(Ordering::Acquire)
 }
@@ -145,6 +146,7 @@ fn install_hooks() -> Result<()> {
 
 impl Entry {
     /// Whether the SIGBUS handler found this handle's segment truncated.
+    #[inline]
     pub fn broken(&self) -> bool {
         self.broken.load(Ordering::Relaxed)
     }
@@ -161,6 +163,7 @@ impl Entry {
     }
 
     /// The liveness descriptor, if this process still has it.
+    #[inline]
     pub fn lock_fd(&self) -> Option<RawFd> {
         let fd = self.lock_fd.load(Ordering::Acquire);
         (fd >= 0).then_some(fd)

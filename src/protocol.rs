@@ -127,10 +127,12 @@ impl Handle {
         self.geometry
     }
 
+    #[inline]
     fn header(&self) -> &Header {
         self.segment.header()
     }
 
+    #[inline]
     fn table(&self) -> Table<'_> {
         Table::new(self.segment.slots())
     }
@@ -210,6 +212,7 @@ impl Handle {
     /// Publishes a side's new position, then its total (see the module docs).
     /// Refuses when the segment was truncated under the handle: what was
     /// written may have gone to private zero pages.
+    #[inline]
     fn publish(&self, side: &Side, position: &Position, pos: u64, count: u64) -> Result<()> {
         if self.segment.entry().broken() {
             return self.segment.check_whole();

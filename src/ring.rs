@@ -2,8 +2,9 @@
 //!
 //! A record is an 8-byte little-endian header word — the length `len` in
 //! bits 0..32, the record's kind in bits 32..40, a state byte in bits 40..48
-//! (reserved for leases: 0 today) and a 16-bit check over length and kind in
-//! bits 48..64 — followed by `len` bytes, padded to a multiple of 8. A
+//! (reserved for leases: 0 today) and a 16-bit check (the complement of the
+//! length's low half) in bits 48..64 — followed by `len` bytes, padded to a
+//! multiple of 8. A
 //! *message* record carries one message; a *padding* record fills the ring
 //! up to its end, so that a writer that needs contiguous bytes (zero-copy)
 //! can skip the wrap point: readers step over it. Positions are monotonic `u64` byte counts; a record starts
@@ -15,6 +16,7 @@ use crate::error::{CorruptionCause, Error, Result};
 use crate::layout::{ALIGN, RECORD_HEADER};
 
 /// Bytes a message of `len` bytes occupies in the ring.
+#[inline]
 pub fn record_len(len: u64) -> u64 {
     RECORD_HEADER + len.next_multiple_of(ALIGN)
 }
@@ -24,6 +26,7 @@ pub fn record_len(len: u64) -> u64 {
 /// # Errors
 /// [`Error::Corrupted`] if `front` is ahead of `back`, they are further
 /// apart than the ring holds, or either is not a record boundary.
+#[inline]
 pub fn used(front: u64, back: u64, capacity: u64) -> Result<u64> {
     match back.checked_sub(front) {
         Some(used) if used <= capacity && (front | back) % ALIGN == 0 => Ok(used),
@@ -41,17 +44,24 @@ const KIND_MESSAGE: u64 = 1;
 /// Kind byte of a record that fills the ring up to its end.
 const KIND_PADDING: u64 = 2;
 
-/// The 16-bit check of a record header over its length and kind.
+/// Bits 32..64 of a header word without its state byte (bits 40..48,
+/// reserved for leases and not checked): the kind and the check.
+const KIND_AND_CHECK: u64 = 0xffff_00ff;
+
+/// Bits 32..64 of the header word of a record of `kind` holding `len`
+/// bytes, state byte 0: the kind, and as the check the complement of the
+/// length's low 16 bits (a length scribbled in its high bits fails the
+/// bounds checks instead). Two ALU operations: at 100 M records/s more
+/// shows.
 #[inline]
-fn header_check(len: u32, kind: u64) -> u64 {
-    let x = (u64::from(len) ^ (kind << 32) ^ 0x5a5a_a5a5_0f0f).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    x >> 48
+fn kind_and_check(len: u32, kind: u64) -> u64 {
+    (u64::from(!len & 0xffff) << 16) | kind
 }
 
 /// The header word of a record of `kind` holding `len` bytes.
 #[inline]
 fn header_word(len: u32, kind: u64) -> u64 {
-    u64::from(len) | (kind << 32) | (header_check(len, kind) << 48)
+    u64::from(len) | (kind_and_check(len, kind) << 32)
 }
 
 /// A validated record header: its length, kind and where its bytes start.
@@ -191,19 +201,21 @@ impl Ring {
         let header = u64::from_le(unsafe { self.header_ptr(at).read() });
         let len = header as u32;
         let len64 = u64::from(len);
-        let kind = (header >> 32) & 0xff;
-        let intact = header >> 48 == header_check(len, kind) && record_len(len64) <= available;
-        let fits = match kind {
-            KIND_MESSAGE => len64 <= max_len,
-            KIND_PADDING => at + RECORD_HEADER + len64 == self.capacity,
-            _ => false,
-        };
-        if !intact || !fits {
+        let tag = (header >> 32) & KIND_AND_CHECK;
+        let fits = record_len(len64) <= available;
+        let padding = if tag == kind_and_check(len, KIND_MESSAGE) && len64 <= max_len && fits {
+            false
+        } else if tag == kind_and_check(len, KIND_PADDING)
+            && fits
+            && at + RECORD_HEADER + len64 == self.capacity
+        {
+            true
+        } else {
             return Err(bad_record(pos, header, available));
-        }
+        };
         Ok(Record {
             len: len64,
-            padding: kind == KIND_PADDING,
+            padding,
             body: self.body_offset(at),
         })
     }

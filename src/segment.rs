@@ -186,11 +186,13 @@ impl Segment {
     }
 
     /// The handle's entry in the process registry.
+    #[inline]
     pub fn entry(&self) -> &'static Entry {
         self.entry
     }
 
     /// The header at the start of the mapping.
+    #[inline]
     pub fn header(&self) -> &Header {
         // SAFETY: validated or initialised at construction: the mapping holds
         // a Header, whose fields are all atomics.
@@ -198,6 +200,7 @@ impl Segment {
     }
 
     /// The identity table.
+    #[inline]
     pub fn slots(&self) -> &[Slot] {
         // SAFETY: the mapping is DATA_OFFSET + capacity bytes long (checked
         // against the file size) and the table lies within its first
@@ -214,6 +217,7 @@ impl Segment {
     }
 
     /// Start of the message storage (`capacity` bytes).
+    #[inline]
     pub fn data(&self) -> *mut u8 {
         // SAFETY: the mapping is DATA_OFFSET + capacity bytes long (checked
         // against the file size), so the offset stays inside it.

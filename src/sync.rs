@@ -33,7 +33,7 @@ const GATHER: Duration = Duration::from_micros(4);
 /// The longest a waiter sleeps before it looks at the queue's health (a
 /// truncated segment, whose peers can no longer wake it) and its condition
 /// again, whatever wake-ups it missed.
-const SLICE_NS: u64 = 250_000_000;
+const SLICE_NS: u64 = 1_000_000_000;
 
 /// The time budget of one call: `None` waits for ever, `Some(ZERO)` not at
 /// all. The clock is read lazily, only when waiting becomes possible.
@@ -44,6 +44,7 @@ pub struct Deadline {
 
 impl Deadline {
     /// A budget of `timeout` from the first time it is consulted.
+    #[inline]
     pub fn new(timeout: Option<Duration>) -> Deadline {
         Deadline {
             timeout,
@@ -94,6 +95,7 @@ impl Event<'_> {
     /// The caller must have published its progress (Release) before; the
     /// SeqCst fence here pairs with the one in [`Event::wait_until`], so
     /// either this call sees the hint or the waiter sees the progress.
+    #[inline]
     pub fn notify(&self) {
         fence(Ordering::SeqCst);
         if self.0.waiting.load(Ordering::Relaxed) != 0 {

@@ -129,7 +129,9 @@ fn compiler(cpp: bool) -> cc::Tool {
 
 #[derive(Clone, Copy)]
 enum Link {
-    /// Against libwq.so, found at run time through an rpath.
+    /// Against libwq.so, found at run time through an rpath that wins over
+    /// `LD_LIBRARY_PATH` (cargo's points at `target/debug` too, whose copy of
+    /// the library a `cargo test` of some targets does not refresh).
     Shared,
     /// Against libwq.a and the system libraries Rust's std needs.
     Static,
@@ -163,6 +165,7 @@ fn build(sources: &[&str], out: &str, cpp: bool, std: &str, link: Link, extra: &
                 .arg(&exe)
                 .arg(format!("-L{}", lib.display()))
                 .arg(format!("-Wl,-rpath,{}", lib.display()))
+                .arg("-Wl,--disable-new-dtags")
                 .args(["-lwq", "-pthread"]);
         }
         Link::Static => {
