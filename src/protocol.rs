@@ -283,6 +283,9 @@ impl Handle {
             capacity,
             max_message_size,
         } = self.geometry;
+        // A copy: the handle holds atomics, so a reference to it does not
+        // tell the compiler that the ring's fields stay put across writes.
+        let ring = self.ring;
         let tail = h.tail.pos.load(Relaxed);
         let mut used = match ring::used(side.cached_peer.load(Relaxed), tail, capacity) {
             Ok(used) => used,
@@ -308,7 +311,7 @@ impl Handle {
                     break;
                 }
             }
-            pos += self.ring.write_record(pos, msg);
+            pos += ring.write_record(pos, msg);
             used += need;
             count += 1;
         }
@@ -383,6 +386,7 @@ impl Handle {
             capacity,
             max_message_size,
         } = self.geometry;
+        let ring = self.ring;
         let head = h.head.pos.load(Relaxed);
         let mut available = match ring::used(head, side.cached_peer.load(Relaxed), capacity) {
             Ok(0) | Err(_) => match self.refresh_tail(side, head)? {
@@ -401,9 +405,9 @@ impl Handle {
                     break;
                 }
             }
-            let record = self.ring.read_header(pos, available, max_message_size)?;
+            let record = ring.read_header(pos, available, max_message_size)?;
             let len = record.len;
-            let rec = record_len(len);
+            let rec = record.size;
             if !record.padding {
                 let Some(dst) = sink.place(count, len as usize) else {
                     if count == 0 {
@@ -414,7 +418,7 @@ impl Handle {
                     }
                     break;
                 };
-                self.ring.read_message(&record, dst);
+                ring.read_message(&record, dst);
                 count += 1;
             }
             pos += rec;
