@@ -6,4 +6,6 @@ mod linux;
 pub use linux::*;
 
 #[cfg(not(target_os = "linux"))]
-compile_error!("wq supports Linux only (POSIX shared memory, open-file-description locks and futexes)");
+compile_error!(
+    "wq supports Linux only (POSIX shared memory, open-file-description locks and futexes)"
+);
