@@ -411,6 +411,28 @@ wq_status wq_interrupt(struct wq_queue *q);
 wq_status wq_interrupt_clear(struct wq_queue *q);
 
 /**
+ * A file descriptor, owned by the handle (valid until `wq_close`; do not
+ * close or read it), that `poll`/`epoll`/`select` report readable while the
+ * queue may hold a message a pop could take. It may be readable
+ * spuriously: after it is, pop with `WQ_NO_WAIT` until `WQ_EMPTY`, which
+ * also resets it. It becomes readable within about a millisecond of a push
+ * by any process.
+ *
+ * The first call on a handle starts one helper thread, which sleeps on the
+ * queue's futex event and signals an eventfd; later calls return the same
+ * descriptor. A handle that never asks has neither, and its pushes and
+ * pops cost nothing more. A fork child gets a descriptor of its own.
+ *
+ * # Errors
+ * -1 with `errno` and `wq_last_error()` set: `EINVAL` for a NULL `q`,
+ * `EMFILE` and the like when the eventfd or the thread cannot be had.
+ *
+ * # Safety
+ * `q` must be NULL or a live handle.
+ */
+int wq_readable_fd(struct wq_queue *q);
+
+/**
  * Removes the queue `name`: unlinks it so that later opens create a new one.
  * Handles already open keep working on the old queue.
  *

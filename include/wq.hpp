@@ -408,6 +408,20 @@ public:
         return s;
     }
 
+    // ---- event loops ------------------------------------------------------
+
+    /// A descriptor, owned by this handle (do not close or read it), that
+    /// poll/epoll report readable within about 1 ms of a push by any
+    /// process; pop with try_pop() until it returns nothing, which resets it.
+    /// The first call starts one helper thread for the handle. Throws wq::error.
+    int readable_fd() const {
+        const int fd = wq_readable_fd(handle_);
+        if (fd < 0) {
+            detail::throw_status(WQ_SYSTEM_ERROR, "wq_readable_fd");
+        }
+        return fd;
+    }
+
     // ---- interrupting waits -----------------------------------------------
 
     /// Ends every call of this process waiting on this handle with

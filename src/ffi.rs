@@ -12,7 +12,8 @@
 #![allow(non_camel_case_types)]
 
 use std::cell::RefCell;
-use std::ffi::{CStr, c_char, c_void};
+use std::ffi::{CStr, c_char, c_int, c_void};
+use std::os::fd::AsRawFd;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Duration;
 
@@ -730,6 +731,41 @@ pub unsafe extern "C" fn wq_interrupt_clear(q: *mut wq_queue) -> wq_status {
         unsafe { queue_arg(q) }?.interrupt_clear();
         Ok(())
     })
+}
+
+/// A file descriptor, owned by the handle (valid until `wq_close`; do not
+/// close or read it), that `poll`/`epoll`/`select` report readable while the
+/// queue may hold a message a pop could take. It may be readable
+/// spuriously: after it is, pop with `WQ_NO_WAIT` until `WQ_EMPTY`, which
+/// also resets it. It becomes readable within about a millisecond of a push
+/// by any process.
+///
+/// The first call on a handle starts one helper thread, which sleeps on the
+/// queue's futex event and signals an eventfd; later calls return the same
+/// descriptor. A handle that never asks has neither, and its pushes and
+/// pops cost nothing more. A fork child gets a descriptor of its own.
+///
+/// # Errors
+/// -1 with `errno` and `wq_last_error()` set: `EINVAL` for a NULL `q`,
+/// `EMFILE` and the like when the eventfd or the thread cannot be had.
+///
+/// # Safety
+/// `q` must be NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wq_readable_fd(q: *mut wq_queue) -> c_int {
+    let mut fd = -1;
+    let status = guard(|| {
+        // SAFETY: the caller guarantees `q` is NULL or live.
+        fd = unsafe { queue_arg(q) }?.readable_fd()?.as_raw_fd();
+        Ok(())
+    });
+    if status != WQ_OK {
+        if status != WQ_SYSTEM_ERROR {
+            crate::sys::set_errno(libc::EINVAL);
+        }
+        return -1;
+    }
+    fd
 }
 
 /// Removes the queue `name`: unlinks it so that later opens create a new one.

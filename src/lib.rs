@@ -38,6 +38,7 @@ mod lock;
 mod options;
 mod protocol;
 mod queue;
+mod readiness;
 mod ring;
 mod segment;
 mod sink;

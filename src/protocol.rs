@@ -16,15 +16,18 @@
 //! are validated before use, and a segment truncated under the handle is
 //! seen (SIGBUS handler, file size) before anything is published.
 
-use std::os::fd::OwnedFd;
-use std::sync::atomic::AtomicU32;
+use std::os::fd::{OwnedFd, RawFd};
+use std::sync::Mutex;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+use std::sync::atomic::{AtomicBool, AtomicU32};
 use std::time::Duration;
 
 use crate::error::{Error, Result};
+use crate::handles;
 use crate::layout::{Geometry, Header, Position, Side};
 use crate::liveness::{Identity, Table};
 use crate::lock::{self, Hold, LockError, Waiter};
+use crate::readiness::Readiness;
 use crate::ring::{self, Ring, record_len};
 use crate::segment::Segment;
 use crate::sink::Sink;
@@ -78,6 +81,11 @@ pub struct Handle {
     holds: [Hold; 2],
     /// Transactions begun, for [`SIZE_CHECK_EVERY`] (a racy count is enough).
     transactions: AtomicU32,
+    /// The readiness descriptor, made when first asked for.
+    readiness: Mutex<Option<Readiness>>,
+    /// Whether `readiness` may hold one (read by every pop that finds the
+    /// queue empty, so that handles without one pay nothing).
+    has_readiness: AtomicBool,
 }
 
 /// A side transaction in progress: the side's lock, held; released on drop.
@@ -119,6 +127,8 @@ impl Handle {
             interrupt: AtomicU32::new(0),
             holds: [Hold::default(), Hold::default()],
             transactions: AtomicU32::new(0),
+            readiness: Mutex::new(None),
+            has_readiness: AtomicBool::new(false),
         })
     }
 
@@ -360,9 +370,44 @@ impl Handle {
                 || self.segment.check_whole(),
             )?;
             if !waited {
+                if self.has_readiness.load(Relaxed) {
+                    self.reset_readiness();
+                }
                 return Err(Error::Empty);
             }
             gather = false;
+        }
+    }
+
+    /// The readiness descriptor of this handle, made (with its helper
+    /// thread) on first use, see [`crate::readiness`].
+    ///
+    /// # Errors
+    /// [`Error::System`] when the eventfd or the thread cannot be had.
+    pub fn readable_fd(&self) -> Result<RawFd> {
+        let mut slot = self.readiness.lock().unwrap_or_else(|p| p.into_inner());
+        let generation = handles::fork_generation();
+        if let Some(r) = slot.take_if(|r| !r.made_in(generation)) {
+            r.abandon();
+        }
+        if let Some(r) = slot.as_ref() {
+            return Ok(r.fd());
+        }
+        let _no_cancel = sys::NoCancel::new();
+        // SAFETY: the header stays mapped while the handle lives, and the
+        // handle drops its readiness first thing when it goes.
+        let r = unsafe { Readiness::start(self.header(), generation) }?;
+        let fd = r.fd();
+        *slot = Some(r);
+        self.has_readiness.store(true, Release);
+        Ok(fd)
+    }
+
+    #[cold]
+    fn reset_readiness(&self) {
+        let slot = self.readiness.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(r) = slot.as_ref() {
+            r.reset();
         }
     }
 
@@ -484,6 +529,15 @@ impl Drop for Handle {
     fn drop(&mut self) {
         // Closing descriptors is a cancellation point in glibc.
         let _no_cancel = sys::NoCancel::new();
+        // First: the helper thread reads the mapping.
+        let readiness = self.readiness.get_mut().unwrap_or_else(|p| p.into_inner());
+        if let Some(r) = readiness.take() {
+            if r.made_in(handles::fork_generation()) {
+                drop(r);
+            } else {
+                r.abandon();
+            }
+        }
         self.identity.detach(self.table(), self.segment.entry());
     }
 }

@@ -1,6 +1,7 @@
 //! The safe Rust API: [`Queue`], the documented face of the locked
 //! protocol in [`crate::protocol`].
 
+use std::os::fd::BorrowedFd;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
@@ -375,6 +376,44 @@ impl Queue {
     /// ```
     pub fn peer_pids(&self) -> Vec<u32> {
         self.handle.peer_pids()
+    }
+
+    /// A descriptor that `poll`/`epoll`/`select` report readable while the
+    /// queue may hold a message this handle could pop, for event loops. It
+    /// may be readable spuriously: once it is, pop with
+    /// `Some(Duration::ZERO)` until [`Error::Empty`], which also resets it.
+    /// It becomes readable within about a millisecond of a push by any
+    /// process. It belongs to the handle (do not close or read it) and
+    /// lives until the handle is dropped.
+    ///
+    /// The first call starts one helper thread for this handle, which
+    /// sleeps on the queue's futex event and signals an eventfd; a handle
+    /// that never asks has neither, and pushes and pops cost the same.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use std::os::fd::AsRawFd;
+    /// # use wq::{Error, Options, Queue};
+    /// # let name = format!("wq-doc-{}-{}", std::process::id(), line!());
+    /// let q = Queue::open(&name, &Options { capacity: 4096, ..Options::default() })?;
+    /// let fd = q.readable_fd()?;
+    /// q.push(b"job", None)?;
+    /// let mut pfd = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+    /// // SAFETY: one valid pollfd.
+    /// assert_eq!(unsafe { libc::poll(&mut pfd, 1, 5000) }, 1);
+    /// assert_eq!(q.pop(Some(Duration::ZERO))?, b"job");
+    /// assert!(matches!(q.pop(Some(Duration::ZERO)), Err(Error::Empty))); // resets it
+    /// # Queue::remove(&name)?;
+    /// # Ok::<(), wq::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::System`] when the eventfd or the thread cannot be had.
+    pub fn readable_fd(&self) -> Result<BorrowedFd<'_>> {
+        let fd = self.handle.readable_fd()?;
+        // SAFETY: the descriptor stays open as long as the handle, which the
+        // returned borrow cannot outlive.
+        Ok(unsafe { BorrowedFd::borrow_raw(fd) })
     }
 
     /// Interrupts this handle in this process: every call waiting on it

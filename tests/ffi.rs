@@ -1460,3 +1460,39 @@ fn pop_batch_empty_times_out_after_about_the_timeout() {
     assert_eq!(st, WQ_EMPTY);
     assert_waited(t.elapsed(), timeout);
 }
+
+// ---------------------------------------------------------------------------
+// Readiness descriptor.
+
+#[test]
+fn readable_fd_is_one_descriptor_per_handle_reset_by_an_empty_pop() {
+    set_errno(0);
+    // SAFETY: NULL is documented to fail.
+    assert_eq!(unsafe { wq_readable_fd(ptr::null_mut()) }, -1);
+    assert_eq!(errno(), libc::EINVAL);
+    assert!(!last_error().is_empty());
+
+    let n = Named::new();
+    let h = open(&n, Some(&small(4096)));
+    // SAFETY: `h` is a live handle.
+    let fd = unsafe { wq_readable_fd(h.raw()) };
+    assert!(fd >= 0, "{}", last_error());
+    // SAFETY: as above.
+    let again = unsafe { wq_readable_fd(h.raw()) };
+    assert_eq!(again, fd, "the same descriptor");
+    let poll = |ms: i32| {
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        unsafe { libc::poll(&mut pfd, 1, ms) == 1 }
+    };
+    assert!(!poll(20));
+    push_ok(&h, b"m");
+    assert!(poll(10_000));
+    assert_eq!(pop_ok(&h), b"m");
+    assert_eq!(pop(&h, 16, WQ_NO_WAIT).0, WQ_EMPTY);
+    assert!(!poll(0), "reset by the pop that found the queue empty");
+}

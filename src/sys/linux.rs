@@ -262,6 +262,34 @@ pub fn errno_description(errno: i32) -> Option<&'static str> {
     }
 }
 
+/// A non-blocking eventfd (counter 0): readable while its counter is not 0.
+///
+/// # Errors
+/// `eventfd`'s OS error (`EMFILE`).
+pub fn eventfd() -> io::Result<OwnedFd> {
+    // SAFETY: plain integer arguments; a descriptor or -1 comes back.
+    check(unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) }).map(owned)
+}
+
+/// Reads or writes (`call`) an eventfd's 8-byte counter through `value`
+/// with a raw system call, not a cancellation point. Failures (a counter
+/// already 0 on a read, full on a write) are what callers ignore.
+fn eventfd_counter(fd: RawFd, call: libc::c_long, value: &mut u64) {
+    // SAFETY: `value` is 8 readable and writable bytes for the call; the
+    // descriptor is non-blocking.
+    unsafe { libc::syscall(call, fd, (value as *mut u64).cast::<libc::c_void>(), 8usize) };
+}
+
+/// Adds 1 to an eventfd's counter: it polls readable.
+pub fn eventfd_signal(fd: RawFd) {
+    eventfd_counter(fd, libc::SYS_write, &mut 1);
+}
+
+/// Resets an eventfd's counter to 0.
+pub fn eventfd_drain(fd: RawFd) {
+    eventfd_counter(fd, libc::SYS_read, &mut 0);
+}
+
 /// Sets the calling thread's errno.
 pub fn set_errno(value: i32) {
     // SAFETY: __errno_location returns a valid pointer to this thread's errno.
@@ -370,8 +398,9 @@ struct FutexWaitv {
 const FUTEX2_SIZE_U32: u32 = 0x02;
 const FUTEX2_PRIVATE: u32 = 128;
 
-/// Sleeps while `*word == expected` (a futex shared between processes) and
-/// `*interrupt == 0` (a futex private to this process), until the absolute
+/// Sleeps while `*word == expected` (a futex shared between processes: wake
+/// it with a shared [`futex_wake`], even where it lies in private memory)
+/// and `*interrupt == 0` (a futex private to this process), until the absolute
 /// monotonic time `until_ns` (None: no limit). Returns on a wake-up of
 /// either word, a changed value, a signal or the time; callers re-check
 /// their condition. Kernels without `futex_waitv` (before 5.16) sleep on

@@ -11,6 +11,7 @@
 #include <type_traits>
 #include <vector>
 
+#include <poll.h>
 #include <unistd.h>
 
 #include "wq.hpp"
@@ -352,6 +353,24 @@ void test_interrupt() {
     CHECK(again.stats().len == 0);
 }
 
+void test_readable_fd() {
+    const std::string name = unique_name("readable");
+    wq::options o;
+    o.capacity = 4096;
+    wq::queue q(name, o);
+    const int fd = q.readable_fd();
+    CHECK(fd >= 0 && q.readable_fd() == fd);
+    pollfd p{fd, POLLIN, 0};
+    CHECK(poll(&p, 1, 20) == 0);
+    q.push("x");
+    p.revents = 0;
+    CHECK(poll(&p, 1, 10000) == 1);
+    CHECK(text(*q.try_pop()) == "x");
+    CHECK(!q.try_pop());
+    p.revents = 0;
+    CHECK(poll(&p, 1, 0) == 0);
+}
+
 }  // namespace
 
 int main() {
@@ -363,6 +382,7 @@ int main() {
         test_batches();
         test_work_queue();
         test_interrupt();
+        test_readable_fd();
         failures += second_translation_unit(unique_name("second-tu").c_str());
     } catch (const std::exception& e) {
         std::cerr << "unexpected exception: " << e.what() << "\n";
