@@ -403,10 +403,16 @@ impl Handle {
         Ok(fd)
     }
 
+    /// A pop found the queue empty: reset this process's descriptor (one
+    /// a fork child inherited is its parent's, which the child must leave
+    /// alone).
     #[cold]
     fn reset_readiness(&self) {
         let slot = self.readiness.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(r) = slot.as_ref() {
+        if let Some(r) = slot
+            .as_ref()
+            .filter(|r| r.made_in(handles::fork_generation()))
+        {
             r.reset();
         }
     }

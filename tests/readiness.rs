@@ -81,6 +81,40 @@ fn child() {
                 q.push(&i.to_le_bytes(), None).expect("push");
             }
         }
+        "fork_pops" => {
+            // The parent waits on the fd; a fork child drains the queue
+            // through the same handle and must leave the parent's fd alone.
+            let fd = q.readable_fd().expect("readable_fd").as_raw_fd();
+            q.push(b"a", None).expect("push a");
+            assert!(readable(fd, 10_000), "readable after push a");
+            // SAFETY: the child only pops and _exits.
+            let pid = unsafe { libc::fork() };
+            assert!(pid >= 0, "fork");
+            if pid == 0 {
+                let got = drain(&q);
+                // SAFETY: ends the forked child at once.
+                unsafe { libc::_exit(if got == [b"a".to_vec()] { 0 } else { 1 }) };
+            }
+            let mut status = 0;
+            // SAFETY: our own child, a valid status pointer.
+            unsafe { libc::waitpid(pid, &mut status, 0) };
+            assert!(
+                libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+                "child"
+            );
+            q.push(b"b", None).expect("push b");
+            assert!(
+                readable(fd, 10_000),
+                "the parent's fd after the child's pops"
+            );
+            assert_eq!(drain(&q), [b"b".to_vec()]);
+            q.push(b"c", None).expect("push c");
+            assert!(
+                readable(fd, 10_000),
+                "re-armed by the parent's own empty pop"
+            );
+            println!("fork ok");
+        }
         "wait_on_fd" => {
             let fd = q.readable_fd().expect("readable_fd");
             println!("ready");
@@ -252,6 +286,17 @@ fn killed_producers_and_killed_fd_waiters_break_nothing() {
         );
         assert_eq!(drain(&queue), [b"after".to_vec()], "round {round}");
     }
+}
+
+#[test]
+fn a_fork_child_popping_through_the_handle_leaves_the_parents_fd_working() {
+    let q = TempQueue::new("readyfork");
+    let out = common::expect_success(
+        spawn("fork_pops", &[q.env()]),
+        Duration::from_secs(30),
+        "fork_pops",
+    );
+    assert!(out.contains("fork ok"), "{out}");
 }
 
 #[test]
