@@ -132,6 +132,11 @@ pub struct PopArgs {
     /// only what is queued now; 1s, forever... Exit code 1 if none arrived.
     #[arg(long, short, default_value = "0", value_parser = parse_timeout)]
     pub timeout: Timeout,
+    /// Print messages as they come, for ever (until killed or standard
+    /// output closes), waiting on the queue's readiness descriptor:
+    /// `wq pop jobs --follow | xargs -n1 ...`.
+    #[arg(long, short, conflicts_with_all = ["count", "timeout"])]
+    pub follow: bool,
     /// Print each message as a line of lowercase hex.
     #[arg(long, conflicts_with = "raw")]
     pub hex: bool,

@@ -2,8 +2,9 @@
 
 use std::ffi::OsString;
 use std::io::{self, BufRead, BufReader, Read, Write};
+use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStringExt;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use wq::Queue;
 
@@ -124,6 +125,56 @@ fn push_lines<R: Read>(pusher: &mut Pusher, input: &mut BufReader<R>) -> Result<
     pusher.push_all(&batch)
 }
 
+/// Writes the `n`th popped message to standard output, at once.
+fn print_popped(
+    out: &mut impl Write,
+    msg: &[u8],
+    format: MessageFormat,
+    context: &str,
+    n: u64,
+) -> Result<(), Failure> {
+    output::write_message(out, msg, format)
+        .and_then(|()| out.flush())
+        .map_err(|e| {
+            Failure::io(
+                format!(
+                    "{context}: writing message {n} to standard output (it was popped and is lost)"
+                ),
+                e,
+            )
+        })
+}
+
+/// `wq pop --follow`: takes what is queued, then sleeps in `poll` on the
+/// queue's readiness descriptor until more comes; ends only when writing
+/// fails (a closed pipe) or the queue does.
+fn follow(queue: &Queue, context: &str, format: MessageFormat) -> Outcome {
+    let fd = queue
+        .readable_fd()
+        .map_err(|e| Failure::queue(context.to_owned(), e))?
+        .as_raw_fd();
+    let mut out = io::stdout().lock();
+    let mut popped = 0u64;
+    loop {
+        match queue.pop(Some(Duration::ZERO)) {
+            Ok(msg) => {
+                popped += 1;
+                print_popped(&mut out, &msg, format, context, popped)?;
+            }
+            Err(wq::Error::Empty) => {
+                let mut pfd = libc::pollfd {
+                    fd,
+                    events: libc::POLLIN,
+                    revents: 0,
+                };
+                // SAFETY: one valid pollfd; the descriptor lives as long as `queue`.
+                unsafe { libc::poll(&mut pfd, 1, -1) };
+            }
+            Err(e) => return Err(Failure::queue(context.to_owned(), e)),
+        }
+    }
+}
+
 /// `wq pop`: up to `-n` messages, waiting up to `--timeout` in total.
 pub fn pop(args: &PopArgs) -> Outcome {
     let context = format!("pop {}", args.name);
@@ -136,6 +187,9 @@ pub fn pop(args: &PopArgs) -> Outcome {
     } else {
         MessageFormat::Text
     };
+    if args.follow {
+        return follow(&queue, &context, format);
+    }
     let deadline = args.timeout.0.map(|d| Instant::now() + d);
     let mut out = io::stdout().lock();
     let mut popped = 0u64;
@@ -147,16 +201,7 @@ pub fn pop(args: &PopArgs) -> Outcome {
             Err(e) => return Err(Failure::queue(context, e)),
         };
         popped += 1;
-        output::write_message(&mut out, &msg, format)
-            .and_then(|()| out.flush())
-            .map_err(|e| {
-                Failure::io(
-                    format!(
-                        "{context}: writing message {popped} to standard output (it was popped and is lost)"
-                    ),
-                    e,
-                )
-            })?;
+        print_popped(&mut out, &msg, format, &context, popped)?;
     }
     if popped == 0 {
         eprintln!(

@@ -468,6 +468,35 @@ fn read_only_commands_show_another_users_queue_and_the_others_refuse_it() {
 }
 
 #[test]
+fn pop_follow_prints_messages_as_they_come() {
+    use std::io::BufRead;
+    let mut shm = Shm::new();
+    let q = shm.name("follow");
+    create(&q, "64KiB");
+    expect(&mut wq(["push", &q, "already queued"]), 0);
+    let mut follower = wq(["pop", &q, "--follow"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(follower.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "already queued");
+    for i in 0..5 {
+        std::thread::sleep(Duration::from_millis(20));
+        expect(&mut wq(["push", &q, &format!("later {i}")]), 0);
+        assert_eq!(lines.next().unwrap().unwrap(), format!("later {i}"));
+    }
+    let _ = follower.kill();
+    let _ = follower.wait();
+    assert_eq!(
+        ls_entry(&mut wq(["ls", "--json"]), &q).unwrap()["len"],
+        0,
+        "everything printed was taken"
+    );
+    // --follow takes neither -n nor --timeout.
+    expect_err(&mut wq(["pop", &q, "--follow", "-n", "2"]), 2);
+}
+
+#[test]
 fn stat_and_ls_show_the_other_attached_handles() {
     let mut shm = Shm::new();
     let q = shm.name("handles");
