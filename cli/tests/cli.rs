@@ -368,6 +368,12 @@ fn stat_watch_reports_rates() {
     assert_eq!(out.status.code(), Some(4));
 }
 
+/// Whether the tests run as root (`/proc/self` is owned by our uid).
+fn running_as_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+}
+
 /// A command line that runs the `wq` at `bin` as user `nobody`, if this
 /// system has a way to.
 fn as_nobody(bin: &std::path::Path) -> Option<std::process::Command> {
@@ -389,12 +395,8 @@ fn as_nobody(bin: &std::path::Path) -> Option<std::process::Command> {
 
 #[test]
 fn permission_denied_names_the_owner() {
-    // Only root can switch users; /proc/self is owned by our uid.
-    let uid = std::fs::metadata("/proc/self").map(|m| {
-        use std::os::unix::fs::MetadataExt;
-        m.uid()
-    });
-    if uid.ok() != Some(0) {
+    // Only root can switch users.
+    if !running_as_root() {
         eprintln!("skipped: not running as root, so cannot run wq as another user");
         return;
     }
@@ -436,14 +438,7 @@ fn permission_denied_names_the_owner() {
 #[test]
 fn read_only_commands_show_another_users_queue_and_the_others_refuse_it() {
     // Only root can give a file away.
-    if std::fs::metadata("/proc/self")
-        .map(|m| {
-            use std::os::unix::fs::MetadataExt;
-            m.uid()
-        })
-        .ok()
-        != Some(0)
-    {
+    if !running_as_root() {
         eprintln!("skipped: not running as root, so cannot chown a queue");
         return;
     }
