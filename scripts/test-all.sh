@@ -4,7 +4,8 @@
 #   ./scripts/test-all.sh
 #
 # Suites, each counted once in the final "N passed, M failed" line:
-#   rust                  cargo test --workspace (unit, integration and doc tests)
+#   rust                  cargo test --workspace (unit, integration and doc tests),
+#                         and the async API's tests (--features tokio)
 #   cmake                 CMake Release build + CTest: C and C++ tests, the demo,
 #                         9 cross-language producer->consumer pairs
 #   sanitize              CMake Debug build with ASan/UBSan + CTest over the C/C++ tests
@@ -74,6 +75,9 @@ suite() {
 
 rust_tests() {
     cargo test --workspace --no-fail-fast
+    # The async API (cargo feature "tokio"): its tests and doc examples.
+    cargo test -p wq --features tokio --no-fail-fast --test async
+    cargo test -p wq --features tokio --no-fail-fast --doc
 }
 
 cmake_release() {

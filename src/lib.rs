@@ -29,6 +29,8 @@
 //! ```
 #![deny(unsafe_op_in_unsafe_fn)]
 
+#[cfg(feature = "tokio")]
+mod aio;
 mod error;
 pub mod ffi;
 mod handles;

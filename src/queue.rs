@@ -32,6 +32,11 @@ use crate::sys;
 /// # Ok::<(), wq::Error>(())
 /// ```
 pub struct Queue {
+    /// Before `handle`: unregistered before the descriptor closes.
+    #[cfg(feature = "tokio")]
+    pub(crate) async_fd: std::sync::OnceLock<crate::aio::Registration>,
+    #[cfg(feature = "tokio")]
+    pub(crate) async_init: std::sync::Mutex<()>,
     handle: Handle,
     name: Name,
 }
@@ -86,6 +91,10 @@ impl Queue {
         let _no_cancel = sys::NoCancel::new();
         let segment = Segment::open(&name, options, geometry)?;
         Ok(Queue {
+            #[cfg(feature = "tokio")]
+            async_fd: std::sync::OnceLock::new(),
+            #[cfg(feature = "tokio")]
+            async_init: std::sync::Mutex::new(()),
             handle: Handle::attach(segment)?,
             name,
         })
