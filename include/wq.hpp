@@ -287,7 +287,7 @@ public:
     ~queue() { wq_close(handle_); }
 
     /// The C handle (still owned by this object).
-    wq_queue* native_handle() const noexcept { return handle_; }
+    wq_queue* c_handle() const noexcept { return handle_; }
     /// Gives up ownership: the caller must wq_close the handle.
     wq_queue* release() noexcept { return std::exchange(handle_, nullptr); }
     /// False after a move or release.
@@ -410,11 +410,13 @@ public:
 
     // ---- event loops ------------------------------------------------------
 
-    /// A descriptor, owned by this handle (do not close or read it), that
-    /// poll/epoll report readable within about 1 ms of a push by any
-    /// process; pop with try_pop() until it returns nothing, which resets it.
-    /// The first call starts one helper thread for the handle. Throws wq::error.
-    int readable_fd() const {
+    /// The readiness descriptor (wq_readable_fd), for event loops: owned by
+    /// this handle (do not close or read it), poll/epoll/asio report it
+    /// readable within about 1 ms of a push by any process; pop with
+    /// try_pop() until it returns nothing, which resets it. The first call
+    /// starts one helper thread for the handle. Throws wq::error. (The C
+    /// handle is c_handle().)
+    int native_handle() const {
         const int fd = wq_readable_fd(handle_);
         if (fd < 0) {
             detail::throw_status(WQ_SYSTEM_ERROR, "wq_readable_fd");

@@ -187,7 +187,7 @@ void test_open_and_move() {
     wq_queue* raw = a.release();
     CHECK(!a);
     wq::queue c = wq::queue::adopt(raw);
-    CHECK(c.native_handle() == raw);
+    CHECK(c.c_handle() == raw);
 
     CHECK(wq::queue::remove(name));
     CHECK(!wq::queue::remove(name));
@@ -358,8 +358,8 @@ void test_readable_fd() {
     wq::options o;
     o.capacity = 4096;
     wq::queue q(name, o);
-    const int fd = q.readable_fd();
-    CHECK(fd >= 0 && q.readable_fd() == fd);
+    const int fd = q.native_handle();
+    CHECK(fd >= 0 && q.native_handle() == fd);
     pollfd p{fd, POLLIN, 0};
     CHECK(poll(&p, 1, 20) == 0);
     q.push("x");

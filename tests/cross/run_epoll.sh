@@ -1,7 +1,8 @@
 #!/bin/sh
-# run_epoll.sh EPOLL_WORKER PRODUCER COUNT
+# run_epoll.sh WORKER PRODUCER COUNT
 # Two producer processes push COUNT messages each onto two fresh queues; one
-# epoll-worker thread serves both through their readiness descriptors and
+# worker thread (epoll-worker, asio-worker) serves both through their
+# readiness descriptors and
 # checks every message. Passes when all three exit 0 and the worker removed
 # both queues. The queues are removed whatever happens.
 set -eu
@@ -26,7 +27,7 @@ status=0
 wait "$pa" || status=1
 wait "$pb" || status=1
 wait "$worker_pid" || status=1
-echo "epoll worker: exit status $status"
+echo "$(basename "$worker"): exit status $status"
 if [ "$status" -ne 0 ]; then
     exit 1
 fi
