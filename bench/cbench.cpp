@@ -25,6 +25,7 @@
 
 #include <fcntl.h>
 #include <mqueue.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -36,6 +37,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <type_traits>
 #include <string>
 #include <vector>
 
@@ -114,6 +116,20 @@ struct WqC {
         wq_status s = wq_pop_batch(q, buf, cap, spans, max, &n, WQ_FOREVER);
         if (s != WQ_OK) die("wq_pop_batch", wq_status_str(s));
         for (size_t i = 0; i < n; i++) f(buf + spans[i].offset, spans[i].len);
+    }
+    // Event-loop use: the readiness descriptor, and a pop that never waits.
+    int ready_fd() {
+        int fd = wq_readable_fd(q);
+        if (fd < 0) die("wq_readable_fd", wq_last_error());
+        return fd;
+    }
+    template <class F> bool try_pop(void *buf, size_t cap, F &&f) {
+        size_t len = 0;
+        wq_status s = wq_pop(q, buf, cap, &len, WQ_NO_WAIT);
+        if (s == WQ_EMPTY) return false;
+        if (s != WQ_OK) die("wq_pop", wq_status_str(s));
+        f(static_cast<const char *>(buf), len);
+        return true;
     }
     static void remove(const std::string &name) { wq_remove(name.c_str()); }
 };
@@ -231,6 +247,23 @@ struct PosixMq {
         if (q == mqd_t(-1)) die("mq_open", std::strerror(errno));
     }
     ~PosixMq() { mq_close(q); }
+    // Event-loop use: on Linux an mqd_t is a pollable descriptor; receives
+    // no longer block once it is asked for.
+    int ready_fd() {
+        mq_attr attr{};
+        attr.mq_flags = O_NONBLOCK;
+        if (mq_setattr(q, &attr, nullptr) != 0) die("mq_setattr", std::strerror(errno));
+        return int(q);
+    }
+    template <class F> bool try_pop(void *buf, size_t cap, F &&f) {
+        ssize_t n;
+        while ((n = mq_receive(q, static_cast<char *>(buf), cap, nullptr)) < 0) {
+            if (errno == EAGAIN) return false;
+            if (errno != EINTR) die("mq_receive", std::strerror(errno));
+        }
+        f(static_cast<const char *>(buf), size_t(n));
+        return true;
+    }
     void push(const void *p, size_t len) {
         while (mq_send(q, static_cast<const char *>(p), len, 0) != 0)
             if (errno != EINTR) die("mq_send", std::strerror(errno));
@@ -306,38 +339,105 @@ uint64_t tag_of(const char *p, size_t len) {
     return t;
 }
 
+// Checks the messages of the producers' sequences, until a stop message.
+struct SeqCheck {
+    const Cfg &c;
+    bool exact;  // one consumer sees every sequence number
+    std::vector<int64_t> last = std::vector<int64_t>(255, -1);
+    uint64_t count = 0, sum = 0, bad = 0;
+    bool stop = false;
+
+    void operator()(const char *p, size_t len) {
+        uint64_t t = tag_of(p, len);
+        if (len != c.size) bad++;
+        if ((t & ~SEQ_MASK) == STOP) {
+            stop = true;
+            return;
+        }
+        unsigned id = unsigned(t >> 56);
+        int64_t seq = int64_t(t & SEQ_MASK);
+        if (exact ? seq != last[id] + 1 : seq <= last[id]) bad++;
+        last[id] = seq;
+        count++;
+        sum += uint64_t(seq);
+    }
+
+    int report() const {
+        std::printf("result t_end=%llu count=%llu sum=%llu bad=%llu\n", (unsigned long long)now_ns(),
+                    (unsigned long long)count, (unsigned long long)sum, (unsigned long long)bad);
+        return bad == 0 ? 0 : 1;
+    }
+};
+
+void say_ready() {
+    std::printf("ready\n");
+    std::fflush(stdout);
+}
+
 // Pops until a stop message; checks every producer's sequence.
 template <class T> int role_cons(const Cfg &c) {
     T q(c, c.name);
     size_t batch = c.get("batch", 1);
-    bool exact = c.get("consumers", 1) == 1;  // one consumer sees every sequence number
     size_t cap = std::max<size_t>(c.size, 8) * std::max<size_t>(batch, 1);
     std::vector<char> buf(cap);
-    std::vector<int64_t> last(255, -1);
-    uint64_t count = 0, sum = 0, bad = 0;
-    bool stop = false;
-    std::printf("ready\n");
-    std::fflush(stdout);
-    while (!stop) {
-        pop_some(q, buf.data(), cap, c.size, batch, [&](const char *p, size_t len) {
-            uint64_t t = tag_of(p, len);
-            if (len != c.size) bad++;
-            if ((t & ~SEQ_MASK) == STOP) {
-                stop = true;
-                return;
-            }
-            unsigned id = unsigned(t >> 56);
-            int64_t seq = int64_t(t & SEQ_MASK);
-            if (exact ? seq != last[id] + 1 : seq <= last[id]) bad++;
-            last[id] = seq;
-            count++;
-            sum += uint64_t(seq);
-        });
+    SeqCheck check{c, c.get("consumers", 1) == 1};
+    say_ready();
+    while (!check.stop) {
+        pop_some(q, buf.data(), cap, c.size, batch, [&](const char *p, size_t len) { check(p, len); });
     }
-    uint64_t t_end = now_ns();
-    std::printf("result t_end=%llu count=%llu sum=%llu bad=%llu\n", (unsigned long long)t_end,
-                (unsigned long long)count, (unsigned long long)sum, (unsigned long long)bad);
-    return bad == 0 ? 0 : 1;
+    return check.report();
+}
+
+// Sleeps in epoll_wait on the queue's descriptor; when it is readable,
+// pops without waiting until the queue is empty (an event-loop consumer).
+// Calls `f` for each message until it returns false.
+template <class T, class F> void drain_from_epoll(T &q, std::vector<char> &buf, F &&f) {
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, q.ready_fd(), &ev) != 0) die("epoll", std::strerror(errno));
+    say_ready();
+    for (bool more = true; more;) {
+        epoll_event got{};
+        if (epoll_wait(ep, &got, 1, -1) < 0 && errno != EINTR) die("epoll_wait", std::strerror(errno));
+        while (more && q.try_pop(buf.data(), buf.size(), [&](const char *p, size_t len) { more = f(p, len); })) {
+        }
+    }
+    close(ep);
+}
+
+// An event-loop consumer: like `cons`, waiting in epoll.
+template <class T> int role_fdcons(const Cfg &c) {
+    T q(c, c.name);
+    std::vector<char> buf(std::max<size_t>(c.size, 8));
+    SeqCheck check{c, true};
+    drain_from_epoll(q, buf, [&](const char *p, size_t len) {
+        check(p, len);
+        return !check.stop;
+    });
+    return check.report();
+}
+
+// Wake-up latency of an event-loop consumer: each message carries its push
+// time (bytes 8..16, see `prod` with stamp=1); reports percentiles of
+// push -> popped after epoll_wait returned.
+template <class T> int role_fdwake(const Cfg &c) {
+    T q(c, c.name);
+    std::vector<char> buf(std::max<size_t>(c.size, 16));
+    std::vector<uint64_t> lat;
+    drain_from_epoll(q, buf, [&](const char *p, size_t len) {
+        if (tag_of(p, len) == STOP || len < 16) return false;
+        uint64_t sent;
+        std::memcpy(&sent, p + 8, 8);
+        lat.push_back(now_ns() - sent);
+        return true;
+    });
+    if (lat.empty()) die("fdwake", "no messages");
+    std::sort(lat.begin(), lat.end());
+    auto pct = [&](double x) { return lat[std::min(lat.size() - 1, size_t(x * double(lat.size())))]; };
+    std::printf("result p50=%llu p99=%llu max=%llu count=%zu\n", (unsigned long long)pct(0.50),
+                (unsigned long long)pct(0.99), (unsigned long long)lat.back(), lat.size());
+    return 0;
 }
 
 template <class T> int role_prod(const Cfg &c) {
@@ -345,7 +445,11 @@ template <class T> int role_prod(const Cfg &c) {
     uint64_t n = c.get("n", 1000000), id = c.get("id", 0), stops = c.get("stops", 1);
     size_t batch = std::max<uint64_t>(c.get("batch", 1), 1);
     uint64_t delay_ms = c.get("delay_ms", 0);
-    size_t size = std::max<size_t>(c.size, 8);
+    // stamp=1: each message carries its push time (bytes 8..16) and pushes
+    // are gap_us apart, so that the consumer sleeps between them.
+    bool stamp = c.get("stamp", 0) != 0;
+    uint64_t gap_us = c.get("gap_us", 0);
+    size_t size = std::max<size_t>(c.size, stamp ? 16 : 8);
     std::vector<char> buf(size * batch, 'x');
     if (delay_ms) usleep(useconds_t(delay_ms * 1000));
     uint64_t t_start = now_ns();
@@ -354,6 +458,11 @@ template <class T> int role_prod(const Cfg &c) {
         for (size_t j = 0; j < k; j++) {
             uint64_t t = (id << 56) | (i + j);
             std::memcpy(buf.data() + j * size, &t, 8);
+        }
+        if (stamp) {
+            usleep(useconds_t(gap_us));
+            uint64_t now = now_ns();
+            std::memcpy(buf.data() + 8, &now, 8);
         }
         if (k == 1)
             q.push(buf.data(), size);
@@ -454,12 +563,21 @@ int role_memcpy(const Cfg &c) {
     return 0;
 }
 
+// Whether T can be driven from an event loop (ready_fd + try_pop).
+template <class T, class = void> struct has_ready_fd : std::false_type {};
+template <class T> struct has_ready_fd<T, std::void_t<decltype(std::declval<T &>().ready_fd())>>
+    : std::true_type {};
+
 template <class T> int dispatch_role(const std::string &role, const Cfg &c) {
     if (role == "cons") return role_cons<T>(c);
     if (role == "prod") return role_prod<T>(c);
     if (role == "ping") return role_ping<T>(c);
     if (role == "pong") return role_pong<T>(c);
     if (role == "idle") return role_idle<T>(c);
+    if constexpr (has_ready_fd<T>::value) {
+        if (role == "fdcons") return role_fdcons<T>(c);
+        if (role == "fdwake") return role_fdwake<T>(c);
+    }
     if (role == "cleanup") {
         for (const char *suffix : {"", "-a", "-b"}) T::remove(c.name + suffix);
         return 0;

@@ -98,8 +98,9 @@ class Bench:
         # whole run (a producer may run ahead of the consumer).
         return max(64 << 20, int(total * (size + 16) * 1.3) + (16 << 20))
 
-    def throughput(self, impl, size, n, producers=1, consumers=1, batch=1, wrap=None):
-        """Messages per second from the first push to the last pop."""
+    def throughput(self, impl, size, n, producers=1, consumers=1, batch=1, wrap=None, cons_role="cons"):
+        """Messages per second from the first push to the last pop; `cons_role`
+        "fdcons" is a consumer that waits in epoll on the queue's descriptor."""
         name = self.new_name()
         kv = dict(size=size)
         if impl == BASE:
@@ -116,7 +117,7 @@ class Bench:
                 if fds:
                     ckv["rfd"] = fds[0]
                     pf = (fds[0],)
-                p = self.spawn(self.cmd(impl, "cons", name, CONS_CPU, **ckv), pf, wrap)
+                p = self.spawn(self.cmd(impl, cons_role, name, CONS_CPU, **ckv), pf, wrap)
                 procs.append(p)
                 self.wait_ready(p)
                 cons.append(p)
@@ -178,6 +179,25 @@ class Bench:
         if int(res["bad"]):
             raise RuntimeError(f"{impl}: ping-pong sequence check failed")
         return {k: int(res[k]) / 1000 for k in ("p50", "p99", "p999", "max")}
+
+    def wake(self, impl, n, gap_us=200):
+        """Push -> return from epoll_wait and pop, in µs, of an event-loop
+        consumer woken by pushes `gap_us` apart (it sleeps between them)."""
+        name = self.new_name()
+        kv = dict(size=16)
+        procs = []
+        try:
+            c = self.spawn(self.cmd(impl, "fdwake", name, CONS_CPU, **kv))
+            procs.append(c)
+            self.wait_ready(c)
+            p = self.spawn(self.cmd(impl, "prod", name, PROD_CPU, **kv, n=n, stamp=1, gap_us=gap_us))
+            procs.append(p)
+            self.result(p)
+            res = self.result(c)
+            procs = []
+        finally:
+            self.reap(procs, (), impl, name)
+        return {k: int(res[k]) / 1000 for k in ("p50", "p99", "max")}
 
     def idle(self, impl):
         name = self.new_name()
@@ -330,6 +350,30 @@ def run(args, b):
     tp_group("batch", "1p→1c, 8 B, batches of 64", 8, 2_000_000, impls=["wq-c", "wq-rust", BASE],
              batch_impls=["wq-c", "wq-rust"])
 
+    if want("fd"):
+        # Event-loop consumers (epoll on the queue's descriptor) against the
+        # one peer with a pollable descriptor.
+        fd_impls = ["wq-c", "posix-mq"]
+        tp = {i: [] for i in fd_impls}
+        wake = {i: [] for i in fd_impls}
+        for rep in range(args.reps):
+            for impl in fd_impls:
+                cnt = int(1_000_000 * S / (4 if slow(impl) else 1))
+                tp[impl].append(b.throughput(impl, 8, cnt, cons_role="fdcons"))
+                wake[impl].append(b.wake(impl, int(2_000 * S)))
+        for impl in fd_impls:
+            vals = tp[impl]
+            rows.append(dict(workload="fdtp", label="1p→1c, 8 B, consumer waiting in epoll", impl=impl,
+                             metric="msgs_per_s", values=vals, median=median(vals), bytes_per_s=median(vals) * 8))
+            agg = {k: median([v[k] for v in wake[impl]]) for k in ("p50", "p99")}
+            agg["max"] = max(v["max"] for v in wake[impl])
+            rows.append(dict(workload="fdwake", label="push -> epoll_wait return and pop, pushes 200 µs apart",
+                             impl=impl, metric="wake_us", values=wake[impl], median=agg))
+            print(f"  fdtp     {impl:20} {fmt_rate(median(vals)):>12}  ({', '.join(fmt_rate(v) for v in vals)})",
+                  flush=True)
+            print(f"  fdwake   {impl:20} p50 {agg['p50']:.1f} p99 {agg['p99']:.1f} max {agg['max']:.1f} µs",
+                  flush=True)
+
     if want("pingpong"):
         res = {i: [] for i in IMPLS}
         for rep in range(max(3, args.reps // 2 + 1)):
@@ -420,6 +464,10 @@ def report(args, rows, elapsed, load_before):
         sc = next((r for r in rows if r["workload"] == "syscalls" and r["impl"] == impl), None)
         add(f"syscalls per message 1p1c 8 B, {impl}", None if sc is None else sc["median"], "≈ 0 (< 0.01)",
             lambda v: v < 0.01, "{:.4f}")
+    add("event-loop wake-up p50, wq-c / posix-mq", ratio(rows, "fdwake", "wq-c", "posix-mq", key="p50"),
+        "≤ 1×", lambda v: v <= 1.0)
+    add("event-loop consumer 8 B, wq-c / posix-mq", ratio(rows, "fdtp", "wq-c", "posix-mq"), "≥ 5×",
+        lambda v: v >= 5)
 
     lines = []
     lines.append("# wq benchmark results\n")
@@ -472,6 +520,9 @@ def report(args, rows, elapsed, load_before):
             lines.extend(row(r) for r in picked)
             lines.append("")
 
+    section("fdwake", "Wake-up of an event-loop consumer: push -> epoll_wait return and pop (µs; medians of the runs' percentiles)",
+            "| implementation | p50 | p99 | max |", "| --- | ---: | ---: | ---: |",
+            lambda r: f"| {r['impl']} | {r['median']['p50']:.1f} | {r['median']['p99']:.1f} | {r['median']['max']:.1f} |")
     section("idle", "CPU time of a consumer blocked 1 s on an empty queue",
             "| implementation | CPU ms (median) | runs |", "| --- | ---: | --- |",
             lambda r: f"| {r['impl']} | {r['median']:.3f} | {', '.join(f'{v:.3f}' for v in r['values'])} |")
