@@ -287,8 +287,8 @@ impl Handle {
         gather: bool,
     ) -> Result<usize> {
         let h = self.header();
-        let _held = self.begin(Which::Producer, deadline, || Error::Full)?;
-        let side = &h.producer;
+        let held = self.begin(Which::Producer, deadline, || Error::Full)?;
+        let side = held.side;
         let Geometry {
             capacity,
             max_message_size,
@@ -431,8 +431,8 @@ impl Handle {
         gather: bool,
     ) -> Result<usize> {
         let h = self.header();
-        let _held = self.begin(Which::Consumer, deadline, || Error::Empty)?;
-        let side = &h.consumer;
+        let held = self.begin(Which::Consumer, deadline, || Error::Empty)?;
+        let side = held.side;
         let Geometry {
             capacity,
             max_message_size,

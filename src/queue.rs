@@ -121,10 +121,7 @@ impl Queue {
         if Segment::unlink(&name)? {
             Ok(())
         } else {
-            Err(Error::NotFound(crate::error::text(format_args!(
-                "{}",
-                name.as_str()
-            ))))
+            Err(Error::NotFound(name.owned()))
         }
     }
 

@@ -95,7 +95,9 @@ impl Name {
         &path[sys::SHM_DIR.len().min(path.len())..]
     }
 
-    fn owned(&self) -> String {
+    /// The name as an owned `String` for errors (cut short, not aborting,
+    /// when memory is short).
+    pub fn owned(&self) -> String {
         text(format_args!("{}", self.as_str()))
     }
 }
