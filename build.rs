@@ -10,6 +10,7 @@ fn main() {
     let root =
         PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     println!("cargo:rerun-if-changed=src/ffi.rs");
+    println!("cargo:rerun-if-changed=src/ffi/leases.rs");
     println!("cargo:rerun-if-changed=cbindgen.toml");
     println!("cargo:rerun-if-changed=build.rs");
     // Tests compile C programs with the same compiler cargo would use.
@@ -33,6 +34,7 @@ fn main() {
     cbindgen::Builder::new()
         .with_config(config)
         .with_src(root.join("src/ffi.rs"))
+        .with_src(root.join("src/ffi/leases.rs"))
         .generate()
         .expect("cbindgen can parse src/ffi.rs")
         .write(&mut generated);

@@ -56,6 +56,13 @@
 #define WQ_DEFAULT_MODE 384
 
 /**
+ * The most messages of one queue that can be leased or waiting for
+ * redelivery at once; at the limit `wq_pop_leased` waits as if the queue
+ * were empty, while `wq_pop` still works.
+ */
+#define WQ_LEASE_LIMIT 4096
+
+/**
  * An open queue: the opaque handle returned by `wq_open`.
  *
  * One handle may be used by many threads at once, and a child of `fork()`
@@ -157,6 +164,56 @@ typedef struct wq_stats {
    */
   uint64_t recoveries;
 } wq_stats;
+
+/**
+ * One delivery under a lease, filled by `wq_pop_leased`; pass it to
+ * `wq_ack`, `wq_nack` or `wq_lease_extend` (through any handle on the
+ * queue, in any process: it is plain data).
+ */
+typedef struct wq_lease {
+  /**
+   * Identifies this delivery; never 0.
+   */
+  uint64_t token;
+  /**
+   * Times this message has been delivered, this one included (1 = first).
+   */
+  uint32_t deliveries;
+  /**
+   * 0.
+   */
+  uint32_t reserved;
+} wq_lease;
+
+/**
+ * A snapshot of a queue's lease counters, filled by `wq_lease_stats_get`.
+ */
+typedef struct wq_lease_stats {
+  /**
+   * Messages under a lease now.
+   */
+  uint64_t leased;
+  /**
+   * Leases ended by `wq_ack`, since creation.
+   */
+  uint64_t acked_total;
+  /**
+   * Leases ended by `wq_nack`.
+   */
+  uint64_t nacked_total;
+  /**
+   * Leases whose time ran out.
+   */
+  uint64_t expired_total;
+  /**
+   * Leases whose holder closed its handle or died.
+   */
+  uint64_t abandoned_total;
+  /**
+   * Deliveries after the first.
+   */
+  uint64_t redelivered_total;
+} wq_lease_stats;
 
 /**
  * Success.
@@ -460,6 +517,89 @@ const char *wq_last_error(void);
  * The library's version, "MAJOR.MINOR.PATCH" (equal to `WQ_VERSION`).
  */
 const char *wq_version(void);
+
+/**
+ * Takes the oldest message nobody holds into `buf`, exactly as `wq_pop`
+ * would (same buffer, size and timeout rules), but under a lease: the
+ * message stays in the queue, invisible to every other pop, until the
+ * lease ends. `wq_ack` removes it for good; `wq_nack` gives it back at
+ * once; it is given back too when `lease_ns` nanoseconds have passed
+ * since the delivery or the last `wq_lease_extend` (`WQ_FOREVER`: never),
+ * and when the handle that took it is closed or its process dies in any
+ * way (found within about 250 ms). A message given back keeps its place
+ * before everything pushed after it and is delivered again with
+ * `deliveries` one higher. On success `*out_len` is its length and
+ * `*out_lease` the lease. With `WQ_LEASE_LIMIT` messages leased or waiting
+ * for redelivery it waits as if the queue were empty.
+ *
+ * # Errors
+ * As `wq_pop`: `WQ_EMPTY`, `WQ_BUFFER_TOO_SMALL` (`*out_len` receives the
+ * size; nothing is leased), `WQ_INVALID_ARGUMENT` (NULL `q`, `out_len` or
+ * `out_lease`), `WQ_CORRUPTED`, `WQ_INTERRUPTED`.
+ *
+ * # Safety
+ * `q` live or NULL; a non-NULL `buf` writable for `cap` bytes; `out_len`
+ * and `out_lease` NULL or writable.
+ */
+wq_status wq_pop_leased(struct wq_queue *q,
+                        void *buf,
+                        size_t cap,
+                        size_t *out_len,
+                        struct wq_lease *out_lease,
+                        int64_t lease_ns,
+                        int64_t timeout_ns);
+
+/**
+ * Ends a live lease: its message is gone for good (it then counts in
+ * `popped_total`). Any handle on the queue may ack any lease.
+ *
+ * # Errors
+ * `WQ_NOT_FOUND` when the lease has already ended (acked, nacked, timed
+ * out, abandoned) or its token was never issued: nothing changes.
+ * `WQ_INVALID_ARGUMENT` (NULL `q` or `lease`), `WQ_CORRUPTED`,
+ * `WQ_INTERRUPTED`, `WQ_SYSTEM_ERROR` with `errno` `EBUSY` when a stopped
+ * peer keeps the consumers' lock for more than a second.
+ *
+ * # Safety
+ * `q` live or NULL; `lease` NULL or readable.
+ */
+wq_status wq_ack(struct wq_queue *q, const struct wq_lease *lease);
+
+/**
+ * Ends a live lease and gives its message back, to be delivered again at
+ * once (before everything pushed after it), with `deliveries` one higher.
+ *
+ * # Errors
+ * As `wq_ack`.
+ *
+ * # Safety
+ * As `wq_ack`.
+ */
+wq_status wq_nack(struct wq_queue *q, const struct wq_lease *lease);
+
+/**
+ * Makes a live lease end `lease_ns` nanoseconds from now (`WQ_FOREVER`:
+ * never by time), for a task that needs longer than it first asked.
+ *
+ * # Errors
+ * As `wq_ack`.
+ *
+ * # Safety
+ * As `wq_ack`.
+ */
+wq_status wq_lease_extend(struct wq_queue *q, const struct wq_lease *lease, int64_t lease_ns);
+
+/**
+ * Fills `*out` with the queue's lease counters. `wq_stats.len` counts
+ * leased messages too; `leased` says how many are.
+ *
+ * # Errors
+ * `WQ_INVALID_ARGUMENT` (NULL `q` or `out`), `WQ_CORRUPTED`.
+ *
+ * # Safety
+ * `q` live or NULL; `out` NULL or writable.
+ */
+wq_status wq_lease_stats_get(struct wq_queue *q, struct wq_lease_stats *out);
 
 #ifdef __cplusplus
 }  // extern "C"

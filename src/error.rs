@@ -77,6 +77,13 @@ pub enum Error {
     /// A bug in wq (for example a caught panic); never expected.
     #[error("internal error: {0}")]
     Internal(String),
+    /// `ack`, `nack`, `extend`: the lease has already ended (acked,
+    /// nacked, timed out, abandoned) or was never issued.
+    #[error("no live lease with token {token:#x} (it ended, or was never issued)")]
+    LeaseEnded {
+        /// The token that was presented.
+        token: u64,
+    },
     /// A call that would have waited was ended by
     /// [`Queue::interrupt`](crate::Queue::interrupt).
     #[error("interrupted: the queue handle was interrupted (Queue::interrupt / wq_interrupt)")]
@@ -97,6 +104,12 @@ pub enum IncompatibleCause {
     /// A wq queue of this layout that needs features this library lacks.
     UnknownFeatures {
         /// The feature bits this library does not know.
+        bits: u32,
+    },
+    /// A wq queue of this layout made without features this library needs
+    /// (an early layout-2 build, before leases).
+    MissingFeatures {
+        /// The feature bits the queue lacks.
         bits: u32,
     },
     /// An empty or zero-filled file: a creator that died before it wrote
@@ -120,6 +133,8 @@ pub enum CorruptionCause {
     Positions,
     /// A record header in the ring is inconsistent.
     Record,
+    /// An entry of the lease table is impossible.
+    Leases,
 }
 
 /// The detail of an [`Error::Incompatible`]: a typed cause and a text.

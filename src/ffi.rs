@@ -20,6 +20,13 @@ use std::time::Duration;
 use crate::error::{Error, FixedText};
 use crate::{OpenMode, Options, Queue, Span, Stats};
 
+mod leases;
+
+pub use leases::{
+    WQ_LEASE_LIMIT, wq_ack, wq_lease, wq_lease_extend, wq_lease_stats, wq_lease_stats_get, wq_nack,
+    wq_pop_leased,
+};
+
 /// Result code of every fallible wq call. `WQ_OK` (0) is success.
 ///
 /// It is a fixed-width integer, not a C enum, so that any value can cross the
@@ -178,7 +185,7 @@ fn status_of(err: &Error) -> wq_status {
         Error::Empty => WQ_EMPTY,
         Error::Full => WQ_FULL,
         Error::InvalidArgument(_) => WQ_INVALID_ARGUMENT,
-        Error::NotFound(_) => WQ_NOT_FOUND,
+        Error::NotFound(_) | Error::LeaseEnded { .. } => WQ_NOT_FOUND,
         Error::Exists(_) => WQ_EXISTS,
         Error::MessageTooLarge { .. } => WQ_MESSAGE_TOO_LARGE,
         Error::BufferTooSmall { .. } => WQ_BUFFER_TOO_SMALL,
@@ -229,6 +236,23 @@ fn guard(body: impl FnOnce() -> Result<(), Error>) -> wq_status {
             record(&err);
             status_of(&err)
         }
+    }
+}
+
+/// Writes a pop's `*out_len`: the message's length on success, the size
+/// it needs with `WQ_BUFFER_TOO_SMALL`; nothing otherwise.
+///
+/// # Safety
+/// `out_len` must be writable.
+unsafe fn write_len(out_len: *mut usize, result: Result<usize, &Error>) {
+    let written = match result {
+        Ok(n) => Some(n),
+        Err(Error::BufferTooSmall { needed, .. }) => usize::try_from(*needed).ok(),
+        Err(_) => None,
+    };
+    if let Some(n) = written {
+        // SAFETY: writable by the caller's contract.
+        unsafe { *out_len = n };
     }
 }
 
@@ -524,15 +548,8 @@ pub unsafe extern "C" fn wq_pop(
         // SAFETY: the caller guarantees `buf` is writable for `cap` bytes.
         let buf = unsafe { buf_arg(buf, cap) }?;
         let result = queue.pop_into(buf, timeout_from_ns(timeout_ns));
-        let written = match &result {
-            Ok(n) => Some(*n),
-            Err(Error::BufferTooSmall { needed, .. }) => usize::try_from(*needed).ok(),
-            Err(_) => None,
-        };
-        if let Some(n) = written {
-            // SAFETY: `out_len` is non-NULL (checked above) and writable by contract.
-            unsafe { *out_len = n };
-        }
+        // SAFETY: `out_len` is non-NULL (checked above) and writable by contract.
+        unsafe { write_len(out_len, result.as_ref().copied()) };
         result.map(drop)
     })
 }

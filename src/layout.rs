@@ -1,12 +1,14 @@
 //! The `#[repr(C)]` layout of every queue segment: the header (magic,
 //! layout version, feature words, geometry, the two side locks, the ring
-//! positions, the wake-up words), the identity table that follows it, and
-//! how a creator initialises and an opener validates them.
+//! positions, the wake-up words, the lease bookkeeping), the identity and
+//! lease tables that follow it, and how a creator initialises and an opener
+//! validates them.
 //!
 //! ```text
 //! 0       header (one page)
 //! 4096    identity table: IDENTITY_SLOTS slots of 16 bytes
-//! 69632   message storage (the ring): `capacity` bytes
+//! 69632   lease table: LEASE_SLOTS slots of 32 bytes
+//! 200704  message storage (the ring): `capacity` bytes
 //! ```
 //!
 //! Every field is an atomic: other processes write the segment
@@ -32,9 +34,12 @@ pub const CREATING: u32 = 0x4352_4541;
 /// Feature bits (ext4-style) this library understands in each word:
 /// `incompat` (a reader must understand every bit, or refuse the queue),
 /// `ro_compat` (a reader that does not understand a bit may only read; wq
-/// always writes, so it refuses too) and `compat` (may be ignored). Layout
-/// 2 defines none yet; leases and zero-copy will add theirs.
-pub const KNOWN_INCOMPAT: u32 = 0;
+/// always writes, so it refuses too) and `compat` (may be ignored).
+pub const KNOWN_INCOMPAT: u32 = FEATURE_LEASES;
+/// Incompat feature: the queue has a lease table, and messages between
+/// `head` and the delivery cursor may still be leased (a reader that did
+/// not know would deliver them twice).
+pub const FEATURE_LEASES: u32 = 1;
 /// See [`KNOWN_INCOMPAT`].
 pub const KNOWN_RO_COMPAT: u32 = 0;
 /// Offset of the identity table: right after the header page.
@@ -42,8 +47,13 @@ pub const IDENTITY_OFFSET: u64 = 4096;
 /// Slots in the identity table: at most this many handles may be attached
 /// to one queue at once.
 pub const IDENTITY_SLOTS: u32 = 4096;
+/// Offset of the lease table: right after the identity table.
+pub const LEASE_OFFSET: u64 = IDENTITY_OFFSET + IDENTITY_SLOTS as u64 * size_of::<Slot>() as u64;
+/// Slots in the lease table: at most this many messages may be leased or
+/// waiting for redelivery at once.
+pub const LEASE_SLOTS: u32 = 4096;
 /// Offset of the message storage.
-pub const DATA_OFFSET: u64 = IDENTITY_OFFSET + IDENTITY_SLOTS as u64 * size_of::<Slot>() as u64;
+pub const DATA_OFFSET: u64 = LEASE_OFFSET + LEASE_SLOTS as u64 * size_of::<LeaseSlot>() as u64;
 /// Bytes of each record's header.
 pub const RECORD_HEADER: u64 = 8;
 /// Record lengths are multiples of this.
@@ -106,6 +116,88 @@ pub struct Slot {
     _reserved: AtomicU64,
 }
 
+/// One slot of the lease table (see [`crate::lease`]): free while `token`
+/// is 0; otherwise it names a message between `head` and the delivery
+/// cursor that is not yet acked: leased while `holder` is non-zero,
+/// waiting for redelivery while it is 0.
+#[repr(C)]
+pub struct LeaseSlot {
+    /// The token of the message's last delivery: a sequence number above
+    /// the slot's index ([`crate::lease`]); 0 when the slot is free.
+    pub token: AtomicU64,
+    /// Ring position of the message's record.
+    pub pos: AtomicU64,
+    /// Identity token of the handle holding the lease; 0 once it ended.
+    pub holder: AtomicU32,
+    /// Times the message was delivered, the last one included.
+    pub deliveries: AtomicU32,
+    /// Monotonic time (ns) at which the lease ends; `u64::MAX`: never.
+    pub deadline: AtomicU64,
+}
+
+/// The lease counters, in [`LeaseState::counters`] and journal images.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Counter {
+    /// Leases ended by an ack.
+    Acked,
+    /// Leases ended by a nack.
+    Nacked,
+    /// Leases whose time ran out.
+    Expired,
+    /// Leases whose holder closed its handle or died.
+    Abandoned,
+    /// Deliveries after the first.
+    Redelivered,
+}
+
+/// How many [`Counter`]s there are.
+pub const COUNTERS: usize = 5;
+
+/// The one lease-table update in flight, written before it is applied so
+/// that whoever takes over the consumer lock from a holder that died
+/// mid-update can apply it again (every field is the value after it).
+#[repr(C, align(64))]
+pub struct Journal {
+    /// Non-zero while the image below is being applied.
+    pub armed: AtomicU32,
+    /// The slot the update writes.
+    pub slot: AtomicU32,
+    /// The slot's fields after the update (`token`, `pos`, `holder`,
+    /// `deliveries`, `deadline`).
+    pub image: LeaseSlot,
+    /// The delivery cursor after the update.
+    pub cursor: AtomicU64,
+    /// The consumers' total (messages popped or acked) after the update.
+    pub total: AtomicU64,
+    /// The lease counters after the update.
+    pub counters: [AtomicU64; COUNTERS],
+}
+
+/// The consumers' lease bookkeeping, written only under the consumer lock.
+#[repr(C, align(64))]
+pub struct LeaseState {
+    /// The delivery cursor: the next record no pop has taken. Messages
+    /// between `head` and it are acked, popped or in a lease slot.
+    pub cursor: AtomicU64,
+    /// Sequence number of the last lease token issued.
+    pub sequence: AtomicU64,
+    /// Monotonic time (ns) by which the held leases are to be checked for
+    /// expiry and dead holders.
+    pub check_at: AtomicU64,
+    /// Every slot at or above this index is free (a hint, recounted by a
+    /// takeover and by every check).
+    pub high: AtomicU32,
+    /// Slots whose lease is held (hint, as `high`).
+    pub held: AtomicU32,
+    /// Slots waiting for redelivery (hint, as `high`).
+    pub released: AtomicU32,
+    _pad: AtomicU32,
+    /// The [`Counter`]s, since creation.
+    pub counters: [AtomicU64; COUNTERS],
+    /// The update in flight.
+    pub journal: Journal,
+}
+
 /// The segment header. Identity and geometry are written once, before the
 /// segment is published, and are protected by `check`.
 #[repr(C, align(64))]
@@ -134,24 +226,30 @@ pub struct Header {
     pub identity_offset: AtomicU64,
     /// Slots in the identity table.
     pub identity_slots: AtomicU32,
-    _reserved0: AtomicU32,
+    /// Slots in the lease table.
+    pub lease_slots: AtomicU32,
     /// Checksum over the identity, feature and geometry fields.
     pub check: AtomicU64,
     /// Times a dead lock owner was detected and recovered.
     pub recoveries: AtomicU64,
-    _reserved: [AtomicU64; 5],
+    /// Offset of the lease table.
+    pub lease_offset: AtomicU64,
+    _reserved: [AtomicU64; 4],
     /// Producer side: lock, pushed total.
     pub producer: Side,
     /// Where the next record is written; published after the record.
     pub tail: Position,
     /// Consumer side: lock, popped total.
     pub consumer: Side,
-    /// Where the oldest record starts; published after it was copied out.
+    /// Where the oldest record not yet popped or acked starts: the storage
+    /// before it is free. Published after the records were copied out.
     pub head: Position,
     /// Consumers sleep here until a push.
     pub not_empty: EventWord,
     /// Producers sleep here until a pop.
     pub not_full: EventWord,
+    /// Delivery cursor, lease counters and journal.
+    pub leases: LeaseState,
 }
 
 // The layout lives in shared memory: it must not drift silently.
@@ -162,6 +260,13 @@ const _: () = {
     assert!(size_of::<Position>() == 64);
     assert!(size_of::<EventWord>() == 64);
     assert!(size_of::<Slot>() == 16);
+    assert!(size_of::<LeaseSlot>() == 32);
+    assert!(offset_of!(LeaseSlot, holder) == 16 && offset_of!(LeaseSlot, deadline) == 24);
+    assert!(offset_of!(Journal, image) == 8 && offset_of!(Journal, counters) == 56);
+    assert!(size_of::<Journal>() == 128);
+    assert!(offset_of!(LeaseState, high) == 24 && offset_of!(LeaseState, counters) == 40);
+    assert!(offset_of!(LeaseState, journal) == 128);
+    assert!(size_of::<LeaseState>() == 256);
     assert!(offset_of!(Header, magic) == 0);
     assert!(offset_of!(Header, layout_version) == 8);
     assert!(offset_of!(Header, header_size) == 12);
@@ -174,6 +279,8 @@ const _: () = {
     assert!(offset_of!(Header, data_offset) == 48);
     assert!(offset_of!(Header, identity_offset) == 56);
     assert!(offset_of!(Header, identity_slots) == 64);
+    assert!(offset_of!(Header, lease_slots) == 68);
+    assert!(offset_of!(Header, lease_offset) == 88);
     assert!(offset_of!(Header, check) == 72);
     assert!(offset_of!(Header, recoveries) == 80);
     assert!(offset_of!(Header, producer) == 128);
@@ -182,9 +289,10 @@ const _: () = {
     assert!(offset_of!(Header, head) == 320);
     assert!(offset_of!(Header, not_empty) == 384);
     assert!(offset_of!(Header, not_full) == 448);
-    assert!(size_of::<Header>() == 512);
+    assert!(offset_of!(Header, leases) == 512);
+    assert!(size_of::<Header>() == 768);
     assert!(size_of::<Header>() as u64 <= IDENTITY_OFFSET);
-    assert!(DATA_OFFSET == 69632 && DATA_OFFSET % 4096 == 0);
+    assert!(LEASE_OFFSET == 69632 && DATA_OFFSET == 200704 && DATA_OFFSET % 4096 == 0);
 };
 
 /// The validated, immutable shape of a queue, kept by each handle so that
@@ -228,7 +336,7 @@ impl Geometry {
         })
     }
 
-    /// Total segment size: header page, identity table and storage.
+    /// Total segment size: header page, identity and lease tables, storage.
     pub fn segment_len(&self) -> u64 {
         DATA_OFFSET + self.capacity
     }
@@ -246,6 +354,8 @@ impl Geometry {
             DATA_OFFSET,
             IDENTITY_OFFSET,
             u64::from(IDENTITY_SLOTS),
+            LEASE_OFFSET,
+            u64::from(LEASE_SLOTS),
         ]
         .iter()
         .flat_map(|w| w.to_le_bytes())
@@ -284,6 +394,8 @@ impl Header {
         self.identity_offset
             .store(IDENTITY_OFFSET, Ordering::Relaxed);
         self.identity_slots.store(IDENTITY_SLOTS, Ordering::Relaxed);
+        self.lease_offset.store(LEASE_OFFSET, Ordering::Relaxed);
+        self.lease_slots.store(LEASE_SLOTS, Ordering::Relaxed);
         self.check.store(geometry.checksum(), Ordering::Relaxed);
         self.state.store(CREATING, Ordering::Release);
     }
@@ -332,14 +444,8 @@ impl Header {
                 ),
             ));
         }
-        let header_size = self.header_size.load(Ordering::Relaxed);
-        if header_size as usize != size_of::<Header>() {
-            return Err(Error::corrupted(
-                CorruptionCause::Header,
-                format_args!("header size {header_size}, not {}", size_of::<Header>()),
-            ));
-        }
-        let unknown_incompat = self.incompat.load(Ordering::Relaxed) & !KNOWN_INCOMPAT;
+        let incompat = self.incompat.load(Ordering::Relaxed);
+        let unknown_incompat = incompat & !KNOWN_INCOMPAT;
         let unknown_ro = self.ro_compat.load(Ordering::Relaxed) & !KNOWN_RO_COMPAT;
         if unknown_incompat | unknown_ro != 0 {
             return Err(Error::incompatible(
@@ -349,6 +455,23 @@ impl Header {
                 format_args!(
                     "the queue uses features this library does not know (incompat {unknown_incompat:#x}, ro_compat {unknown_ro:#x}): made by a newer wq"
                 ),
+            ));
+        }
+        if incompat & FEATURE_LEASES == 0 {
+            return Err(Error::incompatible(
+                IncompatibleCause::MissingFeatures {
+                    bits: FEATURE_LEASES,
+                },
+                format_args!(
+                    "the queue has no lease table: made by an early layout-2 wq (drain it with the wq that made it, or remove it)"
+                ),
+            ));
+        }
+        let header_size = self.header_size.load(Ordering::Relaxed);
+        if header_size as usize != size_of::<Header>() {
+            return Err(Error::corrupted(
+                CorruptionCause::Header,
+                format_args!("header size {header_size}, not {}", size_of::<Header>()),
             ));
         }
         let stage = match self.state.load(Ordering::Acquire) {
@@ -368,7 +491,9 @@ impl Header {
         };
         let offsets_ok = self.data_offset.load(Ordering::Relaxed) == DATA_OFFSET
             && self.identity_offset.load(Ordering::Relaxed) == IDENTITY_OFFSET
-            && self.identity_slots.load(Ordering::Relaxed) == IDENTITY_SLOTS;
+            && self.identity_slots.load(Ordering::Relaxed) == IDENTITY_SLOTS
+            && self.lease_offset.load(Ordering::Relaxed) == LEASE_OFFSET
+            && self.lease_slots.load(Ordering::Relaxed) == LEASE_SLOTS;
         if !offsets_ok || self.check.load(Ordering::Relaxed) != geometry.checksum() {
             return Err(Error::corrupted(
                 CorruptionCause::Header,

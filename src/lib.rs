@@ -35,6 +35,8 @@ mod error;
 pub mod ffi;
 mod handles;
 mod layout;
+mod lease;
+mod leased;
 mod liveness;
 mod lock;
 mod options;
@@ -48,8 +50,14 @@ mod sync;
 mod sys;
 
 pub use error::{Corrupted, CorruptionCause, Error, Incompatible, IncompatibleCause, Result};
+pub use lease::{Lease, LeaseStats};
+pub use leased::Leased;
 pub use options::{DEFAULT_CAPACITY, DEFAULT_MODE, OpenMode, Options};
 pub use protocol::Stats;
 pub use queue::Queue;
 pub use segment::MAX_NAME_LEN;
+
+/// How many messages of one queue may be leased or waiting for redelivery
+/// at once; at the limit, leased pops wait as if the queue were empty.
+pub const LEASE_LIMIT: usize = layout::LEASE_SLOTS as usize;
 pub use sink::Span;

@@ -214,6 +214,13 @@ impl Identity {
         self.token.load(Ordering::Relaxed)
     }
 
+    /// The token, if this process attached it (not a fork child that
+    /// never used the handle).
+    pub fn attached(&self) -> Option<u32> {
+        (self.generation.load(Ordering::Acquire) == handles::fork_generation())
+            .then(|| self.token.load(Ordering::Relaxed))
+    }
+
     /// Detaches, if this process is the one that attached (a fork child
     /// that never used the handle leaves its parent's attachment alone).
     pub fn detach(&self, table: Table<'_>, entry: &Entry) {

@@ -125,6 +125,11 @@ impl Queue {
         }
     }
 
+    /// The locked protocol under this queue.
+    pub(crate) fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
     /// The queue's name, with its leading slash (`"/q"`).
     pub fn name(&self) -> &str {
         self.name.as_str()

@@ -20,7 +20,10 @@ use memmap2::{MmapOptions, MmapRaw};
 
 use crate::error::{Error, IncompatibleCause, Result, text};
 use crate::handles::{self, Entry};
-use crate::layout::{DATA_OFFSET, Geometry, Header, IDENTITY_OFFSET, IDENTITY_SLOTS, Slot, Stage};
+use crate::layout::{
+    DATA_OFFSET, Geometry, Header, IDENTITY_OFFSET, IDENTITY_SLOTS, LEASE_OFFSET, LEASE_SLOTS,
+    LeaseSlot, Slot, Stage,
+};
 use crate::liveness::CREATION_BYTE;
 use crate::options::{OpenMode, Options};
 use crate::sys;
@@ -214,6 +217,23 @@ impl Segment {
                     .add(IDENTITY_OFFSET as usize)
                     .cast::<Slot>(),
                 IDENTITY_SLOTS as usize,
+            )
+        }
+    }
+
+    /// The lease table.
+    #[inline]
+    pub fn lease_slots(&self) -> &[LeaseSlot] {
+        // SAFETY: the mapping is DATA_OFFSET + capacity bytes long (checked
+        // against the file size) and the table lies within its first
+        // DATA_OFFSET bytes, 8-byte aligned; a LeaseSlot is all atomics.
+        unsafe {
+            std::slice::from_raw_parts(
+                self.map
+                    .as_ptr()
+                    .add(LEASE_OFFSET as usize)
+                    .cast::<LeaseSlot>(),
+                LEASE_SLOTS as usize,
             )
         }
     }

@@ -40,6 +40,8 @@ const SLICE_NS: u64 = 1_000_000_000;
 pub struct Deadline {
     timeout: Option<Duration>,
     start_ns: Cell<Option<u64>>,
+    /// An earlier time at which waits end anyway ([`Deadline::wake_by`]).
+    wake_ns: Cell<Option<u64>>,
 }
 
 impl Deadline {
@@ -49,7 +51,20 @@ impl Deadline {
         Deadline {
             timeout,
             start_ns: Cell::new(None),
+            wake_ns: Cell::new(None),
         }
+    }
+
+    /// Makes waits end at `at` (monotonic ns) too, before the budget is
+    /// spent (`None`: only when it is): a consumer wakes up to check the
+    /// leases. The lock's bound is not affected.
+    pub fn wake_by(&self, at: Option<u64>) {
+        self.wake_ns.set(at);
+    }
+
+    /// Whether the budget is spent (a zero budget always is).
+    pub fn spent(&self) -> bool {
+        self.budget_left() == Some(Duration::ZERO)
     }
 
     fn start(&self) -> u64 {
@@ -73,8 +88,20 @@ impl Deadline {
     }
 
     /// Time left to wait for messages or room: `None` for ever,
-    /// `Some(ZERO)` when the budget is spent (or was zero).
+    /// `Some(ZERO)` when the budget is spent (or was zero) or the wake-up
+    /// time of [`Deadline::wake_by`] has come.
     pub fn remaining(&self) -> Option<Duration> {
+        let left = self.budget_left();
+        match self.wake_ns.get() {
+            None => left,
+            Some(at) => {
+                let wake = Duration::from_nanos(at.saturating_sub(sys::monotonic_ns()));
+                Some(left.map_or(wake, |l| l.min(wake)))
+            }
+        }
+    }
+
+    fn budget_left(&self) -> Option<Duration> {
         let t = self.timeout?;
         if t.is_zero() {
             return Some(Duration::ZERO);

@@ -1,16 +1,19 @@
-//! The locked protocol: side transactions over one attached segment.
+//! The locked protocol: side transactions over one attached segment (the
+//! lease transactions are in [`leased`]).
 //!
 //! Producers and consumers have a lock each (wq's own lock word in their
 //! [`Side`], see [`crate::lock`]), so pushers and poppers never contend with
 //! each other. A side transaction is: **begin** (take the side's lock,
 //! repairing what a dead holder left), **write or read** (under the lock a
 //! producer writes whole records after `tail`, a consumer copies records out
-//! from `head`), **publish** (the new position with Release, then the side's
-//! message total). A record is therefore visible only once complete, and it
-//! is released for reuse only once copied out. A lock holder first notes
-//! the position it started from and the total it will publish (`pending_*`),
-//! so that whoever takes over the lock of a dead holder can tell whether the
-//! update was published and finish it ([`Handle::repair`]).
+//! from the delivery cursor), **publish** (the new position with Release,
+//! then the side's message total). A record is therefore visible only once
+//! complete, and its storage is released for reuse (`head` moves) only once
+//! it was copied out and no lease is left on it or before it (see
+//! [`crate::lease`]). A lock holder first notes the position it started
+//! from and the total it will publish (`pending_*`), so that whoever takes
+//! over the lock of a dead holder can tell whether the update was published
+//! and finish it ([`Handle::repair`]).
 //!
 //! Nothing read from the segment is trusted: positions and record headers
 //! are validated before use, and a segment truncated under the handle is
@@ -19,12 +22,13 @@
 use std::os::fd::{OwnedFd, RawFd};
 use std::sync::Mutex;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
-use std::sync::atomic::{AtomicBool, AtomicU32};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64};
 use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::handles;
-use crate::layout::{Geometry, Header, Position, Side};
+use crate::layout::{Geometry, Header, Side};
+use crate::lease;
 use crate::liveness::{Identity, Table};
 use crate::lock::{self, Hold, LockError, Waiter};
 use crate::readiness::Readiness;
@@ -33,6 +37,10 @@ use crate::segment::Segment;
 use crate::sink::Sink;
 use crate::sync::{Deadline, Event};
 use crate::sys;
+
+mod leased;
+
+pub use leased::Settle;
 
 /// Bytes of progress (four cache lines) a waiter prefers to see before it
 /// takes over (see `sync::Event::wait_until`).
@@ -92,6 +100,8 @@ pub struct Handle {
 struct Held<'a> {
     side: &'a Side,
     hold: &'a Hold,
+    /// The identity token of the handle holding it.
+    me: u32,
 }
 
 impl Drop for Held<'_> {
@@ -147,6 +157,13 @@ impl Handle {
         Table::new(self.segment.slots())
     }
 
+    /// The lease table, for the consumer lock's holder.
+    #[inline]
+    fn leases(&self) -> lease::Table<'_> {
+        let h = self.header();
+        lease::Table::new(&h.leases, self.segment.lease_slots(), &h.consumer)
+    }
+
     fn reopen(&self) -> Result<OwnedFd> {
         self.segment.reopen()
     }
@@ -165,8 +182,11 @@ impl Handle {
     }
 
     /// Whether a peer's token is alive, asked through this handle's own
-    /// liveness descriptor.
-    fn alive(&self, token: u32) -> bool {
+    /// liveness descriptor (`me` is: the kernel would not see its own lock).
+    fn alive(&self, token: u32, me: u32) -> bool {
+        if token == me {
+            return true;
+        }
         match self.segment.entry().lock_fd() {
             Some(fd) => self.table().is_alive(token, fd),
             None => true,
@@ -184,8 +204,8 @@ impl Handle {
         }
         let h = self.header();
         let (side, position, hold) = match which {
-            Which::Producer => (&h.producer, &h.tail, &self.holds[0]),
-            Which::Consumer => (&h.consumer, &h.head, &self.holds[1]),
+            Which::Producer => (&h.producer, &h.tail.pos, &self.holds[0]),
+            Which::Consumer => (&h.consumer, &h.leases.cursor, &self.holds[1]),
         };
         let me = self
             .identity
@@ -194,42 +214,76 @@ impl Handle {
             me,
             hold,
             interrupt: &self.interrupt,
-            alive: |token| self.alive(token),
+            alive: |token| self.alive(token, me),
         };
         let took_over = lock::lock(&side.lock, &waiter, deadline).map_err(|e| match e {
             LockError::TimedOut => busy(),
             LockError::Interrupted => Error::Interrupted,
         })?;
         hold.enter();
-        let held = Held { side, hold };
+        let held = Held { side, hold, me };
         if took_over {
-            self.repair(side, position);
+            self.repair(which, side, position);
         }
         Ok(held)
     }
 
-    /// Runs under a lock whose previous holder died holding it: if its
-    /// update published the position but not the total, finish it; count
-    /// the recovery. A half-written record beyond `tail` needs nothing: it
-    /// was never published and will be overwritten.
-    fn repair(&self, side: &Side, position: &Position) {
-        if position.pos.load(Relaxed) != side.pending_pos.load(Relaxed) {
+    /// Runs under a lock whose previous holder died holding it: on the
+    /// consumer side, apply its journalled lease change again (see
+    /// [`crate::lease`]); if its update published the position but not the
+    /// total, finish it; on the consumer side, move `head` up to what the
+    /// lease table still holds; count the recovery. A half-written record
+    /// beyond `tail` needs nothing: it was never published and will be
+    /// overwritten.
+    fn repair(&self, which: Which, side: &Side, position: &AtomicU64) {
+        if let Which::Consumer = which {
+            self.leases().repair();
+        }
+        if position.load(Relaxed) != side.pending_pos.load(Relaxed) {
             side.total.store(side.pending_total.load(Relaxed), Relaxed);
         }
+        if let Which::Consumer = which {
+            // An impossible table is reported by the next transaction.
+            let _ = self.release_storage();
+        }
         self.header().recoveries.fetch_add(1, Relaxed);
+    }
+
+    /// Under the consumer lock: moves `head` up to the oldest message
+    /// still leased or waiting for redelivery (the cursor when there is
+    /// none), freeing the storage before it; returns whether it moved.
+    ///
+    /// # Errors
+    /// [`Error::Corrupted`] when the positions or the lease table are impossible.
+    fn release_storage(&self) -> Result<bool> {
+        let h = self.header();
+        let leases = self.leases();
+        let head = h.head.pos.load(Relaxed);
+        let cursor = leases.cursor().load(Relaxed);
+        ring::used(head, cursor, self.geometry.capacity)?;
+        let oldest = if leases.in_use() {
+            leases.oldest_pos(head, cursor)?
+        } else {
+            cursor
+        };
+        if oldest > head {
+            h.head.pos.store(oldest, Release);
+            return Ok(true);
+        }
+        Ok(false)
     }
 
     /// Publishes a side's new position, then its total (see the module docs).
     /// Refuses when the segment was truncated under the handle: what was
     /// written may have gone to private zero pages.
     #[inline]
-    fn publish(&self, side: &Side, position: &Position, pos: u64, count: u64) -> Result<()> {
+    fn publish(&self, side: &Side, position: &AtomicU64, pos: u64, count: u64) -> Result<()> {
         if self.segment.entry().broken() {
             return self.segment.check_whole();
         }
         let total = side.total.load(Relaxed).wrapping_add(count);
         side.pending_total.store(total, Relaxed);
-        position.pos.store(pos, Release);
+        position.store(pos, Release);
         side.total.store(total, Relaxed);
         Ok(())
     }
@@ -326,7 +380,7 @@ impl Handle {
             count += 1;
         }
         if count > 0 {
-            self.publish(side, &h.tail, pos, count)?;
+            self.publish(side, &h.tail.pos, pos, count)?;
         }
         Ok(count as usize)
     }
@@ -355,28 +409,48 @@ impl Handle {
                 Event(&h.not_full).notify();
                 return Ok(popped);
             }
-            let published = || {
-                h.tail
-                    .pos
-                    .load(Acquire)
-                    .wrapping_sub(h.head.pos.load(Acquire))
-            };
-            let waited = Event(&h.not_empty).wait_until(
-                &deadline,
-                published,
-                1,
-                GATHER_BYTES,
-                &self.interrupt,
-                || self.segment.check_whole(),
-            )?;
-            if !waited {
-                if self.has_readiness.load(Relaxed) {
-                    self.reset_readiness();
-                }
+            if !self.wait_for_messages(&deadline, false)? {
                 return Err(Error::Empty);
             }
             gather = false;
         }
+    }
+
+    /// Waits until a pop may find a message (a leased pop: one it can
+    /// lease, with a free slot), or held leases are due for a check;
+    /// returns `false` once the deadline passed (having reset the readiness
+    /// descriptor).
+    fn wait_for_messages(&self, deadline: &Deadline, leasing: bool) -> Result<bool> {
+        let h = self.header();
+        let leases = self.leases();
+        let published = || {
+            if leases.any_released() {
+                u64::MAX
+            } else if leasing && leases.full() {
+                0
+            } else {
+                h.tail
+                    .pos
+                    .load(Acquire)
+                    .wrapping_sub(leases.cursor().load(Acquire))
+            }
+        };
+        deadline.wake_by(leases.check_at());
+        let waited = Event(&h.not_empty).wait_until(
+            deadline,
+            published,
+            1,
+            GATHER_BYTES,
+            &self.interrupt,
+            || self.segment.check_whole(),
+        )?;
+        if waited || !deadline.spent() {
+            return Ok(true);
+        }
+        if self.has_readiness.load(Relaxed) {
+            self.reset_readiness();
+        }
+        Ok(false)
     }
 
     /// The readiness descriptor of this handle, made (with its helper
@@ -417,8 +491,9 @@ impl Handle {
         }
     }
 
-    /// Under the consumer lock, copies out as many head messages as `sink`
-    /// takes, up to `max`, stepping over padding. With `gather`, it takes
+    /// Under the consumer lock, copies out as many messages as `sink`
+    /// takes, up to `max`, stepping over padding: one waiting for
+    /// redelivery if there is one, else those at the cursor. With `gather`, it takes
     /// nothing when it had to re-read the tail and found less than
     /// [`GATHER_BYTES`] published: the caller then waits a moment for more
     /// (see [`Event::wait_until`]) instead of chasing the producer through
@@ -433,12 +508,18 @@ impl Handle {
         let h = self.header();
         let held = self.begin(Which::Consumer, deadline, || Error::Empty)?;
         let side = held.side;
+        let leases = self.leases();
+        if leases.in_use() {
+            if let Some(popped) = self.pop_released(&held, sink)? {
+                return Ok(popped);
+            }
+        }
         let Geometry {
             capacity,
             max_message_size,
         } = self.geometry;
         let ring = self.ring;
-        let head = h.head.pos.load(Relaxed);
+        let head = leases.cursor().load(Relaxed);
         let mut available = match ring::used(head, side.cached_peer.load(Relaxed), capacity) {
             Ok(0) | Err(_) => match self.refresh_tail(side, head)? {
                 thin if gather && thin < GATHER_BYTES => return Ok(0),
@@ -476,7 +557,10 @@ impl Handle {
             available -= rec;
         }
         if pos != head {
-            self.publish(side, &h.head, pos, count as u64)?;
+            self.publish(side, leases.cursor(), pos, count as u64)?;
+            if !leases.in_use() {
+                h.head.pos.store(pos, Release);
+            }
         }
         Ok(count)
     }
@@ -535,6 +619,7 @@ impl Drop for Handle {
     fn drop(&mut self) {
         // Closing descriptors is a cancellation point in glibc.
         let _no_cancel = sys::NoCancel::new();
+        self.abandon_leases();
         // First: the helper thread reads the mapping.
         let readiness = self.readiness.get_mut().unwrap_or_else(|p| p.into_inner());
         if let Some(r) = readiness.take() {

@@ -1,0 +1,492 @@
+//! Leases: the table of messages delivered but not yet acked, kept in the
+//! segment and changed only under the consumer lock.
+//!
+//! A leased message stays in the ring. The consumers keep a *delivery
+//! cursor* beside `head`: records before the cursor have been taken by some
+//! pop; records before `head` are free storage. Every message between the
+//! two that is neither acked nor popped has a slot in the lease table —
+//! *held* while a live lease is on it, *released* once its lease ended
+//! without an ack (it then waits to be delivered again, before anything
+//! after the cursor) — and `head` is the oldest such slot's position, or the
+//! cursor when there is none. A table with no slot in use (`high == 0`)
+//! costs a plain pop nothing but one load.
+//!
+//! A lease token is a sequence number above the slot's index, so a token
+//! names one delivery only: once its lease ends, or the message is
+//! delivered again, it matches nothing. The holder is an identity token of
+//! [`crate::liveness`], so a holder's death is the kernel's answer, in any
+//! PID namespace; held leases are checked for expiry and dead holders at
+//! least every [`CHECK_EVERY_NS`], by whichever consumer comes first
+//! (waiting consumers wake up for it).
+//!
+//! Every change of a slot — with the cursor, the consumers' total and the
+//! counters that go with it — is written to the [`Journal`] before it is
+//! applied, so that whoever takes over the lock of a holder that died
+//! half-way applies it again (each field holds its value after the change).
+//! Everything read from the table is validated first: a slot naming a
+//! position outside `head..cursor`, a token of another slot or no delivery
+//! is [`Error::Corrupted`].
+
+use std::sync::atomic::Ordering::{Relaxed, Release};
+
+use crate::error::{CorruptionCause, Error, Result};
+use crate::layout::{ALIGN, COUNTERS, Counter, Journal, LEASE_SLOTS, LeaseSlot, LeaseState, Side};
+
+/// Bits of a lease token below its sequence number: the slot's index.
+const INDEX_BITS: u32 = 12;
+const INDEX_MASK: u64 = (1 << INDEX_BITS) - 1;
+const _: () = assert!(1 << INDEX_BITS == LEASE_SLOTS);
+
+/// Held leases are checked for dead holders at least this often (ns), and
+/// a waiting consumer wakes up to do it: a message whose holder died is
+/// delivered again within this time (plus the wake-up).
+pub const CHECK_EVERY_NS: u64 = 250_000_000;
+
+/// One delivery under a lease: what `wq_lease` carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Lease {
+    /// Names this delivery (never 0); any handle on the queue may settle it.
+    pub token: u64,
+    /// Times the message has been delivered, this delivery included (1 for
+    /// the first).
+    pub deliveries: u32,
+}
+
+/// A snapshot of a queue's lease counters (see
+/// [`Queue::lease_stats`](crate::Queue::lease_stats)).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LeaseStats {
+    /// Messages under a lease now.
+    pub leased: u64,
+    /// Leases ended by an ack, since creation.
+    pub acked_total: u64,
+    /// Leases ended by a nack.
+    pub nacked_total: u64,
+    /// Leases whose time ran out.
+    pub expired_total: u64,
+    /// Leases whose holder closed its handle or died.
+    pub abandoned_total: u64,
+    /// Deliveries after the first (by leased and plain pops).
+    pub redelivered_total: u64,
+}
+
+/// The fields of one slot, each read once.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Entry {
+    /// Token of the last delivery; 0 for a free slot.
+    pub token: u64,
+    /// Ring position of the message's record.
+    pub pos: u64,
+    /// Identity token of the holder; 0 once the lease ended.
+    pub holder: u32,
+    /// Deliveries so far.
+    pub deliveries: u32,
+    /// When the lease ends (monotonic ns; `u64::MAX`: never).
+    pub deadline: u64,
+}
+
+impl Entry {
+    fn is_used(&self) -> bool {
+        self.token != 0
+    }
+
+    /// Whether a live lease may be on it.
+    pub fn is_held(&self) -> bool {
+        self.token != 0 && self.holder != 0
+    }
+
+    fn is_released(&self) -> bool {
+        self.token != 0 && self.holder == 0
+    }
+
+    /// The same message with its lease ended.
+    pub fn released(self) -> Entry {
+        Entry { holder: 0, ..self }
+    }
+}
+
+fn load(slot: &LeaseSlot) -> Entry {
+    Entry {
+        token: slot.token.load(Relaxed),
+        pos: slot.pos.load(Relaxed),
+        holder: slot.holder.load(Relaxed),
+        deliveries: slot.deliveries.load(Relaxed),
+        deadline: slot.deadline.load(Relaxed),
+    }
+}
+
+fn store(slot: &LeaseSlot, e: &Entry) {
+    slot.pos.store(e.pos, Relaxed);
+    slot.holder.store(e.holder, Relaxed);
+    slot.deliveries.store(e.deliveries, Relaxed);
+    slot.deadline.store(e.deadline, Relaxed);
+    slot.token.store(e.token, Relaxed);
+}
+
+/// One change of the table: a slot's new fields, and the cursor, total and
+/// counters after it (what the journal holds).
+pub struct Change {
+    slot: usize,
+    entry: Entry,
+    /// The delivery cursor after the change.
+    pub cursor: u64,
+    /// The consumers' total after the change.
+    pub total: u64,
+    counters: [u64; COUNTERS],
+}
+
+impl Change {
+    /// Counts one more of `counter`.
+    pub fn count(mut self, counter: Counter) -> Change {
+        self.counters[counter as usize] += 1;
+        self
+    }
+}
+
+/// The lease table of one mapped segment, with the consumer side it
+/// belongs to. Only the consumer lock's holder may change it.
+#[derive(Clone, Copy)]
+pub struct Table<'a> {
+    state: &'a LeaseState,
+    slots: &'a [LeaseSlot],
+    consumer: &'a Side,
+}
+
+impl<'a> Table<'a> {
+    /// The table over `slots`, with its bookkeeping `state` and the
+    /// consumer side whose total acks count in.
+    pub fn new(state: &'a LeaseState, slots: &'a [LeaseSlot], consumer: &'a Side) -> Table<'a> {
+        Table {
+            state,
+            slots,
+            consumer,
+        }
+    }
+
+    /// The delivery cursor.
+    #[inline]
+    pub fn cursor(&self) -> &'a std::sync::atomic::AtomicU64 {
+        &self.state.cursor
+    }
+
+    /// Whether any slot may be in use (a hint: with none, `head` is the
+    /// cursor and pops need not look at the table).
+    #[inline]
+    pub fn in_use(&self) -> bool {
+        self.state.high.load(Relaxed) != 0
+    }
+
+    /// Whether a lease may be held (a hint).
+    #[inline]
+    pub fn any_held(&self) -> bool {
+        self.state.held.load(Relaxed) != 0
+    }
+
+    /// Whether a message may wait for redelivery (a hint).
+    #[inline]
+    pub fn any_released(&self) -> bool {
+        self.state.released.load(Relaxed) != 0
+    }
+
+    /// Whether every slot may be in use (a hint): a leased pop then has
+    /// to wait for one, or for a released message.
+    pub fn full(&self) -> bool {
+        let used =
+            self.state.held.load(Relaxed) as usize + self.state.released.load(Relaxed) as usize;
+        used >= self.slots.len()
+    }
+
+    /// The slots below the high-water mark (the others are free).
+    fn high(&self) -> usize {
+        (self.state.high.load(Relaxed) as usize).min(self.slots.len())
+    }
+
+    /// The fields of slot `i`.
+    pub fn entry(&self, i: usize) -> Entry {
+        load(&self.slots[i])
+    }
+
+    /// Checks a used slot read from the segment: its token names it and a
+    /// delivery, its position is a record boundary in `head..cursor`.
+    ///
+    /// # Errors
+    /// [`Error::Corrupted`] when it does not.
+    pub fn check(&self, i: usize, e: &Entry, head: u64, cursor: u64) -> Result<()> {
+        let ok = e.token & INDEX_MASK == i as u64
+            && e.token >> INDEX_BITS != 0
+            && e.pos % ALIGN == 0
+            && (head..cursor).contains(&e.pos)
+            && e.deliveries >= 1;
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::corrupted(
+                CorruptionCause::Leases,
+                format_args!(
+                    "lease slot {i} is impossible: token {:#x}, position {}, {} deliveries (head {head}, cursor {cursor})",
+                    e.token, e.pos, e.deliveries
+                ),
+            ))
+        }
+    }
+
+    /// The change that gives slot `slot` the fields `entry` and leaves the
+    /// rest as it is (adjust it before [`Table::commit`]).
+    pub fn change(&self, slot: usize, entry: Entry) -> Change {
+        Change {
+            slot,
+            entry,
+            cursor: self.state.cursor.load(Relaxed),
+            total: self.consumer.total.load(Relaxed),
+            counters: std::array::from_fn(|c| self.state.counters[c].load(Relaxed)),
+        }
+    }
+
+    /// Applies `c`: journal first, then the slot, cursor, total and
+    /// counters, then the hints.
+    pub fn commit(&self, c: &Change) {
+        let j = &self.state.journal;
+        j.slot.store(c.slot as u32, Relaxed);
+        store(&j.image, &c.entry);
+        j.cursor.store(c.cursor, Relaxed);
+        j.total.store(c.total, Relaxed);
+        for (word, value) in j.counters.iter().zip(c.counters) {
+            word.store(value, Relaxed);
+        }
+        j.armed.store(1, Release);
+        let before = self.entry(c.slot);
+        self.apply(j, c.slot);
+        j.armed.store(0, Release);
+        self.update_hints(c.slot, &before, &c.entry);
+    }
+
+    /// Writes the journal's image to the table (slot `slot`, validated).
+    fn apply(&self, j: &Journal, slot: usize) {
+        store(&self.slots[slot], &load(&j.image));
+        let cursor = j.cursor.load(Relaxed);
+        let total = j.total.load(Relaxed);
+        // Nothing of a plain pop is in flight: the side's repair rule
+        // (`pending_pos` against the cursor) must leave this total alone.
+        self.consumer.pending_total.store(total, Relaxed);
+        self.consumer.pending_pos.store(cursor, Relaxed);
+        self.state.cursor.store(cursor, Relaxed);
+        self.consumer.total.store(total, Relaxed);
+        for (word, image) in self.state.counters.iter().zip(&j.counters) {
+            word.store(image.load(Relaxed), Relaxed);
+        }
+    }
+
+    /// Keeps the hints right across one slot's change.
+    fn update_hints(&self, slot: usize, before: &Entry, after: &Entry) {
+        let adjust = |word: &std::sync::atomic::AtomicU32, was: bool, is: bool| {
+            if was != is {
+                let n = word.load(Relaxed);
+                word.store(
+                    if is {
+                        n.wrapping_add(1)
+                    } else {
+                        n.saturating_sub(1)
+                    },
+                    Relaxed,
+                );
+            }
+        };
+        adjust(&self.state.held, before.is_held(), after.is_held());
+        adjust(
+            &self.state.released,
+            before.is_released(),
+            after.is_released(),
+        );
+        let mut high = self.high();
+        if after.is_used() {
+            high = high.max(slot + 1);
+        } else {
+            while high > 0 && !self.entry(high - 1).is_used() {
+                high -= 1;
+            }
+        }
+        self.state.high.store(high as u32, Relaxed);
+    }
+
+    /// Run by whoever took the consumer lock over from a dead holder:
+    /// applies a journalled change again, then recounts the hints.
+    pub fn repair(&self) {
+        let j = &self.state.journal;
+        if j.armed.load(Relaxed) != 0 {
+            let slot = j.slot.load(Relaxed) as usize;
+            if slot < self.slots.len() {
+                self.apply(j, slot);
+            }
+            j.armed.store(0, Relaxed);
+        }
+        self.recount();
+    }
+
+    /// Recomputes the hints from the table.
+    pub fn recount(&self) {
+        let (mut high, mut held, mut released) = (0, 0u32, 0u32);
+        for (i, slot) in self.slots.iter().enumerate() {
+            let e = load(slot);
+            if e.is_used() {
+                high = i + 1;
+                held += u32::from(e.is_held());
+                released += u32::from(e.is_released());
+            }
+        }
+        self.state.high.store(high as u32, Relaxed);
+        self.state.held.store(held, Relaxed);
+        self.state.released.store(released, Relaxed);
+    }
+
+    /// The released message that comes first, if any.
+    ///
+    /// # Errors
+    /// [`Error::Corrupted`] for an impossible slot.
+    pub fn oldest_released(&self, head: u64, cursor: u64) -> Result<Option<(usize, Entry)>> {
+        if !self.any_released() {
+            return Ok(None);
+        }
+        let mut best: Option<(usize, Entry)> = None;
+        for i in 0..self.high() {
+            let e = self.entry(i);
+            if e.is_released() {
+                self.check(i, &e, head, cursor)?;
+                if best.is_none_or(|(_, b)| e.pos < b.pos) {
+                    best = Some((i, e));
+                }
+            }
+        }
+        Ok(best)
+    }
+
+    /// Where the storage still in use starts: the oldest used slot's
+    /// position, or `cursor` when none is.
+    ///
+    /// # Errors
+    /// [`Error::Corrupted`] for an impossible slot.
+    pub fn oldest_pos(&self, head: u64, cursor: u64) -> Result<u64> {
+        let mut oldest = cursor;
+        for i in 0..self.high() {
+            let e = self.entry(i);
+            if e.is_used() {
+                self.check(i, &e, head, cursor)?;
+                oldest = oldest.min(e.pos);
+            }
+        }
+        Ok(oldest)
+    }
+
+    /// A free slot, or `None` when all are in use.
+    pub fn free_slot(&self) -> Option<usize> {
+        (0..self.slots.len()).find(|&i| !self.entry(i).is_used())
+    }
+
+    /// A new token for a delivery through slot `slot`.
+    pub fn issue(&self, slot: usize) -> u64 {
+        let sequence =
+            (self.state.sequence.load(Relaxed).wrapping_add(1) & (u64::MAX >> INDEX_BITS)).max(1);
+        self.state.sequence.store(sequence, Relaxed);
+        sequence << INDEX_BITS | slot as u64
+    }
+
+    /// The slot of the live-looking lease `token`, if it is one.
+    pub fn lookup(&self, token: u64) -> Option<(usize, Entry)> {
+        let i = (token & INDEX_MASK) as usize;
+        let e = self.entry(i);
+        (token != 0 && e.token == token && e.is_held()).then_some((i, e))
+    }
+
+    /// Notes a new lease ending at `deadline`, taken at `now`.
+    pub fn note_deadline(&self, deadline: u64, now: u64) {
+        let check_at = self.state.check_at.load(Relaxed);
+        let limit = now.saturating_add(CHECK_EVERY_NS);
+        let next = if check_at <= now || check_at > limit {
+            limit
+        } else {
+            check_at
+        };
+        self.state.check_at.store(next.min(deadline), Relaxed);
+    }
+
+    /// When held leases are next to be checked (`None`: none is held).
+    pub fn check_at(&self) -> Option<u64> {
+        self.any_held().then(|| self.state.check_at.load(Relaxed))
+    }
+
+    /// Whether held leases are due for a check at `now` (a date further
+    /// than [`CHECK_EVERY_NS`] ahead is a scribble, and due).
+    pub fn due(&self, now: u64) -> bool {
+        self.check_at()
+            .is_some_and(|at| at <= now || at > now.saturating_add(CHECK_EVERY_NS))
+    }
+
+    /// Ends every held lease whose time ran out by `now` or whose holder
+    /// `alive` says is gone; returns how many ended. Recounts the hints
+    /// and sets the next check.
+    ///
+    /// # Errors
+    /// [`Error::Corrupted`] for an impossible slot.
+    pub fn end_lapsed(
+        &self,
+        now: u64,
+        head: u64,
+        cursor: u64,
+        alive: impl Fn(u32) -> bool,
+    ) -> Result<usize> {
+        self.recount();
+        let mut next = now.saturating_add(CHECK_EVERY_NS);
+        let mut seen: Vec<(u32, bool)> = Vec::new();
+        let mut ended = 0;
+        for i in 0..self.high() {
+            let e = self.entry(i);
+            if !e.is_held() {
+                continue;
+            }
+            self.check(i, &e, head, cursor)?;
+            let counter = if e.deadline <= now {
+                Some(Counter::Expired)
+            } else {
+                let live = match seen.iter().find(|(h, _)| *h == e.holder) {
+                    Some(&(_, live)) => live,
+                    None => {
+                        let live = alive(e.holder);
+                        seen.push((e.holder, live));
+                        live
+                    }
+                };
+                (!live).then_some(Counter::Abandoned)
+            };
+            match counter {
+                Some(counter) => {
+                    self.commit(&self.change(i, e.released()).count(counter));
+                    ended += 1;
+                }
+                None => next = next.min(e.deadline),
+            }
+        }
+        self.state.check_at.store(next, Relaxed);
+        Ok(ended)
+    }
+
+    /// The used slots whose lease `holder` holds.
+    pub fn held_by(&self, holder: u32) -> impl Iterator<Item = (usize, Entry)> + '_ {
+        (0..self.high())
+            .map(|i| (i, self.entry(i)))
+            .filter(move |(_, e)| e.is_held() && e.holder == holder)
+    }
+
+    /// The counters and the number of held leases.
+    pub fn stats(&self) -> LeaseStats {
+        let c = |counter: Counter| self.state.counters[counter as usize].load(Relaxed);
+        LeaseStats {
+            leased: (0..self.high())
+                .filter(|&i| self.entry(i).is_held())
+                .count() as u64,
+            acked_total: c(Counter::Acked),
+            nacked_total: c(Counter::Nacked),
+            expired_total: c(Counter::Expired),
+            abandoned_total: c(Counter::Abandoned),
+            redelivered_total: c(Counter::Redelivered),
+        }
+    }
+}
