@@ -17,10 +17,12 @@ use wq::{Error, OpenMode, Options, Queue, Span};
 const PRODUCER_LOCK: usize = 128;
 const TAIL: usize = 192;
 const HEAD: usize = 320;
-const HEADER_BYTES: u64 = 512;
+const HEADER_BYTES: u64 = 768;
 const IDENTITY: u64 = 4096;
 const SLOTS: u64 = 4096;
-const DATA: u64 = 69632;
+const LEASES: u64 = 69632;
+const CURSOR: usize = 512;
+const DATA: u64 = 200704;
 
 fn create(name: &str, capacity: u64) -> Queue {
     Queue::open(
@@ -187,6 +189,7 @@ fn impossible_positions_are_corruption_not_a_crash() {
     for (what, offset, value) in [
         ("tail far ahead", TAIL, 1u64 << 40),
         ("head ahead of tail", HEAD, 1u64 << 40),
+        ("cursor ahead of tail", CURSOR, 1u64 << 40),
         ("tail one byte ahead", TAIL, 8 + 16 + 1),
     ] {
         let q = TempQueue::new("pos");
@@ -405,16 +408,26 @@ fn child() {
             let queue = create(&q.name, capacity);
             for i in 0..rng.below(12) {
                 let _ = queue.push(&vec![i as u8; rng.below(40) as usize], Some(Duration::ZERO));
-                if rng.below(3) == 0 {
-                    let _ = queue.pop(Some(Duration::ZERO));
+                match rng.below(6) {
+                    0 | 1 => drop(queue.pop(Some(Duration::ZERO))),
+                    // Leases left outstanding (and a nacked one): the
+                    // table has live entries for the scribbles to hit.
+                    2 => drop(
+                        queue
+                            .pop_leased(None, Some(Duration::ZERO))
+                            .map(|l| l.into_parts()),
+                    ),
+                    3 => drop(queue.pop_leased(None, Some(Duration::ZERO))),
+                    _ => {}
                 }
             }
         }
         let writes: Vec<(u64, u8)> = (0..1 + rng.below(8))
             .map(|_| {
-                let at = match rng.below(10) {
+                let at = match rng.below(12) {
                     0..=5 => rng.below(HEADER_BYTES),
                     6..=7 => IDENTITY + rng.below(SLOTS * 16),
+                    8..=9 => LEASES + rng.below(16 * 32),
                     _ => rng.below(DATA + capacity),
                 };
                 (at, rng.next() as u8)
@@ -481,7 +494,12 @@ fn exercise(name: &str, seed: u64) -> bool {
     let mut buf = vec![0u8; 64];
     let mut spans = [Span::default(); 4];
     for _ in 0..16 {
-        let _ = match rng.below(5) {
+        let _ = match rng.below(8) {
+            5 => queue.pop_leased(short, short).map(drop),
+            6 => queue
+                .pop_leased(None, short)
+                .and_then(|l| if rng.below(2) == 0 { l.ack() } else { l.nack() }),
+            7 => queue.lease_stats().map(drop),
             0 => queue
                 .push(&vec![1u8; rng.below(48) as usize], short)
                 .map(drop),

@@ -520,6 +520,8 @@ impl Handle {
         } = self.geometry;
         let ring = self.ring;
         let head = leases.cursor().load(Relaxed);
+        // The storage not yet released ends at the cursor.
+        ring::used(h.head.pos.load(Relaxed), head, capacity)?;
         let mut available = match ring::used(head, side.cached_peer.load(Relaxed), capacity) {
             Ok(0) | Err(_) => match self.refresh_tail(side, head)? {
                 thin if gather && thin < GATHER_BYTES => return Ok(0),
