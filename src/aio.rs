@@ -1,18 +1,21 @@
 //! Async pops for tokio (cargo feature `tokio`): [`Queue::pop_async`]
-//! waits on the handle's readiness descriptor ([`Queue::readable_fd`])
+//! and [`Queue::pop_leased_async`] wait on the handle's readiness descriptor ([`Queue::readable_fd`])
 //! through tokio's reactor instead of blocking a thread.
 //!
 //! Cancellation safety: a message is taken only inside a synchronous pop
 //! that either returns it from the same poll of the future or takes
 //! nothing, so dropping a `pop_async` future (a `select!` branch that lost,
-//! a timeout) never loses a message.
+//! a timeout) never loses a message; a leased one that was dropped never
+//! took its lease.
 
 use std::os::fd::{AsRawFd, RawFd};
+use std::time::Duration;
 
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 
 use crate::error::{Error, Result};
+use crate::leased::Leased;
 use crate::queue::Queue;
 
 /// The handle's readiness descriptor, as tokio registers it (the handle
@@ -57,10 +60,45 @@ impl Queue {
     /// Those of [`Queue::try_pop`] and [`Queue::readable_fd`], and
     /// [`Error::System`] when tokio cannot register the descriptor.
     pub async fn pop_async(&self) -> Result<Vec<u8>> {
+        self.when_ready(|| self.try_pop()).await
+    }
+
+    /// [`Queue::pop_leased`] without blocking the thread, as
+    /// [`Queue::pop_async`] waits: the message comes under a lease of
+    /// `lease` (`None`: until settled or the handle goes), in a guard that
+    /// gives it back unless acked.
+    ///
+    /// Cancel-safe: a dropped future never takes a lease.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use wq::{Options, Queue};
+    /// # let name = format!("wq-doc-{}-{}", std::process::id(), line!());
+    /// # let rt = tokio::runtime::Runtime::new().unwrap();
+    /// # rt.block_on(async {
+    /// let q = Queue::open(&name, &Options { capacity: 4096, ..Options::default() })?;
+    /// q.push(b"job", None)?;
+    /// let task = q.pop_leased_async(Some(Duration::from_secs(60))).await?;
+    /// assert_eq!(&task[..], b"job");
+    /// task.ack()?;
+    /// # Queue::remove(&name)?;
+    /// # Ok::<(), wq::Error>(())
+    /// # }).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    /// Those of [`Queue::try_pop_leased`] and of [`Queue::pop_async`].
+    pub async fn pop_leased_async(&self, lease: Option<Duration>) -> Result<Leased<'_>> {
+        self.when_ready(|| self.try_pop_leased(lease)).await
+    }
+
+    /// Runs `attempt` (a pop that does not wait) until it gives something,
+    /// sleeping on the readiness descriptor in between. An empty pop also
+    /// resets the descriptor (see [`Queue::readable_fd`]).
+    async fn when_ready<T>(&self, attempt: impl Fn() -> Result<Option<T>>) -> Result<T> {
         loop {
-            // An empty pop also resets the descriptor (see readable_fd).
-            if let Some(msg) = self.try_pop()? {
-                return Ok(msg);
+            if let Some(got) = attempt()? {
+                return Ok(got);
             }
             let mut ready = self
                 .registration()?

@@ -143,6 +143,43 @@ impl Change {
     }
 }
 
+impl LeaseState {
+    /// What a waiting consumer watches (read without the lock, so hints):
+    /// the bytes published after the cursor, `u64::MAX` when a message
+    /// waits for redelivery, 0 for a leased pop (`leasing`) when every
+    /// slot is in use.
+    #[inline]
+    pub fn takeable(&self, tail: u64, leasing: bool) -> u64 {
+        if self.released.load(Relaxed) != 0 {
+            u64::MAX
+        } else if leasing && self.at_limit() {
+            0
+        } else {
+            tail.wrapping_sub(self.cursor.load(Relaxed))
+        }
+    }
+
+    /// Whether every slot may be in use (a hint): leased pops then wait.
+    pub fn at_limit(&self) -> bool {
+        let used = self
+            .held
+            .load(Relaxed)
+            .saturating_add(self.released.load(Relaxed));
+        used >= LEASE_SLOTS
+    }
+
+    /// When a waiting consumer is to wake up for the check of held leases,
+    /// seen at `now` (`None`: none is held); never further than
+    /// [`CHECK_EVERY_NS`] ahead.
+    pub fn wake_at(&self, now: u64) -> Option<u64> {
+        (self.held.load(Relaxed) != 0).then(|| {
+            self.check_at
+                .load(Relaxed)
+                .min(now.saturating_add(CHECK_EVERY_NS))
+        })
+    }
+}
+
 /// The lease table of one mapped segment, with the consumer side it
 /// belongs to. Only the consumer lock's holder may change it.
 #[derive(Clone, Copy)]
@@ -186,14 +223,6 @@ impl<'a> Table<'a> {
     #[inline]
     pub fn any_released(&self) -> bool {
         self.state.released.load(Relaxed) != 0
-    }
-
-    /// Whether every slot may be in use (a hint): a leased pop then has
-    /// to wait for one, or for a released message.
-    pub fn full(&self) -> bool {
-        let used =
-            self.state.held.load(Relaxed) as usize + self.state.released.load(Relaxed) as usize;
-        used >= self.slots.len()
     }
 
     /// The slots below the high-water mark (the others are free).
@@ -356,6 +385,10 @@ impl<'a> Table<'a> {
                 }
             }
         }
+        if best.is_none() {
+            // A scribbled hint: waiters would take it for a message.
+            self.state.released.store(0, Relaxed);
+        }
         Ok(best)
     }
 
@@ -376,9 +409,14 @@ impl<'a> Table<'a> {
         Ok(oldest)
     }
 
-    /// A free slot, or `None` when all are in use.
+    /// A free slot, or `None` when all are in use (the hints then say so
+    /// too, for the waiters).
     pub fn free_slot(&self) -> Option<usize> {
-        (0..self.slots.len()).find(|&i| !self.entry(i).is_used())
+        let free = (0..self.slots.len()).find(|&i| !self.entry(i).is_used());
+        if free.is_none() {
+            self.recount();
+        }
+        free
     }
 
     /// A new token for a delivery through slot `slot`.
@@ -408,16 +446,13 @@ impl<'a> Table<'a> {
         self.state.check_at.store(next.min(deadline), Relaxed);
     }
 
-    /// When held leases are next to be checked (`None`: none is held).
-    pub fn check_at(&self) -> Option<u64> {
-        self.any_held().then(|| self.state.check_at.load(Relaxed))
-    }
-
     /// Whether held leases are due for a check at `now` (a date further
     /// than [`CHECK_EVERY_NS`] ahead is a scribble, and due).
     pub fn due(&self, now: u64) -> bool {
-        self.check_at()
-            .is_some_and(|at| at <= now || at > now.saturating_add(CHECK_EVERY_NS))
+        self.any_held() && {
+            let at = self.state.check_at.load(Relaxed);
+            at <= now || at > now.saturating_add(CHECK_EVERY_NS)
+        }
     }
 
     /// Ends every held lease whose time ran out by `now` or whose holder

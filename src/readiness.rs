@@ -116,24 +116,27 @@ impl Drop for Readiness {
     }
 }
 
-/// The helper's loop: signal while the queue holds something, then wait to
-/// be re-armed; sleep on "not empty" while it holds nothing.
+/// The helper's loop: signal while the queue holds something a pop could
+/// take, or while held leases are due for a check (the pop that follows
+/// makes it, and may find a message whose holder died), then wait to be
+/// re-armed; sleep on "not empty" while there is nothing, waking up for
+/// the checks.
 fn signal_while_ready(h: &Header, shared: &Shared) {
-    let published = || {
-        h.tail
-            .pos
-            .load(Ordering::Acquire)
-            .wrapping_sub(h.head.pos.load(Ordering::Acquire))
+    let published = || h.leases.takeable(h.tail.pos.load(Ordering::Acquire), false);
+    let check_due = || {
+        let now = sys::monotonic_ns();
+        h.leases.wake_at(now).is_some_and(|at| at <= now)
     };
-    let forever = Deadline::new(None);
     while shared.stop.load(Ordering::Acquire) == 0 {
         let rearm = shared.rearm.load(Ordering::Acquire);
-        if published() != 0 {
+        if published() != 0 || check_due() {
             sys::eventfd_signal(shared.fd.as_raw_fd());
             sys::futex_wait(&shared.rearm, rearm, &shared.stop, None);
             continue;
         }
-        // Ends with Ok(true) on a push, Err(Interrupted) once stopped.
-        let _ = Event(&h.not_empty).wait_until(&forever, published, 1, 1, &shared.stop, || Ok(()));
+        let until = Deadline::new(None);
+        until.wake_by(h.leases.wake_at(sys::monotonic_ns()));
+        // Ends on a push or at the check's time; Err(Interrupted) once stopped.
+        let _ = Event(&h.not_empty).wait_until(&until, published, 1, 1, &shared.stop, || Ok(()));
     }
 }

@@ -119,3 +119,61 @@ async fn a_dropped_pop_async_loses_nothing() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn leasing_tasks_get_every_message_and_a_dead_holder_s_back() {
+    let q = TempQueue::new("asynclease");
+    let queue = Arc::new(open(&q.name));
+    let n = 2000u64;
+    let producer = spawn(
+        "produce",
+        &[q.env(), ("WQ_ID", "7".into()), ("WQ_N", n.to_string())],
+    );
+    // Another handle leases one message for ever and closes without
+    // settling it: a waiting task gets it back.
+    let holder = open(&q.name);
+    let tasks: Vec<_> = (0..4)
+        .map(|_| {
+            let queue = Arc::clone(&queue);
+            tokio::spawn(async move {
+                let mut got = Vec::new();
+                loop {
+                    let next = tokio::time::timeout(
+                        Duration::from_secs(3),
+                        queue.pop_leased_async(Some(Duration::from_secs(60))),
+                    );
+                    let Ok(task) = next.await else { return got };
+                    let task = task.expect("pop_leased_async");
+                    let seq = u64::from_le_bytes(task[8..16].try_into().unwrap());
+                    got.push((seq, task.deliveries()));
+                    task.ack().expect("ack");
+                }
+            })
+        })
+        .collect();
+    let held = tokio::task::spawn_blocking(move || {
+        let t = holder.pop_leased(None, None).expect("holder's lease");
+        let seq = u64::from_le_bytes(t[8..16].try_into().unwrap());
+        std::mem::forget(t.into_parts());
+        drop(holder);
+        seq
+    })
+    .await
+    .unwrap();
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    common::expect_success(producer, Duration::from_secs(60), "producer");
+    let seqs: HashSet<u64> = all.iter().map(|&(s, _)| s).collect();
+    assert_eq!(
+        (all.len() as u64, seqs.len() as u64),
+        (n, n),
+        "each acked once"
+    );
+    assert!(
+        all.contains(&(held, 2)),
+        "the closed holder's message came back"
+    );
+    assert_eq!(queue.stats().unwrap().len, 0);
+}

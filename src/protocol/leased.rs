@@ -263,6 +263,7 @@ impl Handle {
         }
         match how {
             Settle::Ack => {
+                let was_at_limit = h.leases.at_limit();
                 let mut change = leases.change(i, Entry::default()).count(Counter::Acked);
                 change.total += 1;
                 self.commit(&change)?;
@@ -271,8 +272,10 @@ impl Handle {
                 if freed {
                     Event(&h.not_full).notify();
                 }
-                // A leased pop may wait for a free slot.
-                Event(&h.not_empty).notify();
+                if was_at_limit {
+                    // Leased pops may wait for a free slot.
+                    Event(&h.not_empty).notify();
+                }
             }
             Settle::Nack => {
                 self.commit(&leases.change(i, e.released()).count(Counter::Nacked))?;

@@ -422,20 +422,8 @@ impl Handle {
     /// descriptor).
     fn wait_for_messages(&self, deadline: &Deadline, leasing: bool) -> Result<bool> {
         let h = self.header();
-        let leases = self.leases();
-        let published = || {
-            if leases.any_released() {
-                u64::MAX
-            } else if leasing && leases.full() {
-                0
-            } else {
-                h.tail
-                    .pos
-                    .load(Acquire)
-                    .wrapping_sub(leases.cursor().load(Acquire))
-            }
-        };
-        deadline.wake_by(leases.check_at());
+        let published = || h.leases.takeable(h.tail.pos.load(Acquire), leasing);
+        deadline.wake_by(h.leases.wake_at(sys::monotonic_ns()));
         let waited = Event(&h.not_empty).wait_until(
             deadline,
             published,
@@ -509,7 +497,7 @@ impl Handle {
         let held = self.begin(Which::Consumer, deadline, || Error::Empty)?;
         let side = held.side;
         let leases = self.leases();
-        if leases.in_use() {
+        if leases.in_use() || leases.any_released() {
             if let Some(popped) = self.pop_released(&held, sink)? {
                 return Ok(popped);
             }
@@ -584,8 +572,11 @@ impl Handle {
         // Consumer side first: what it moved was pushed before.
         let popped_total = h.consumer.total.load(Relaxed);
         let head = h.head.pos.load(Acquire);
+        let cursor = self.leases().cursor().load(Relaxed);
         let tail = h.tail.pos.load(Acquire);
         let pushed_total = h.producer.total.load(Relaxed);
+        ring::used(head, cursor, self.geometry.capacity)?;
+        ring::used(cursor, tail, self.geometry.capacity)?;
         Ok(Stats {
             len: pushed_total.saturating_sub(popped_total),
             bytes_used: ring::used(head, tail, self.geometry.capacity)?,
