@@ -462,17 +462,6 @@ fn child() {
                 break;
             }
             if Instant::now() > until {
-                if std::env::var_os("WQ_GDB").is_some() {
-                    let _ = std::process::Command::new("gdb")
-                        .args([
-                            "-p",
-                            &pid.to_string(),
-                            "-batch",
-                            "-ex",
-                            "thread apply all bt",
-                        ])
-                        .status();
-                }
                 // SAFETY: kill and reap our own child.
                 unsafe {
                     libc::kill(pid, libc::SIGKILL);
