@@ -169,8 +169,11 @@ pub struct Journal {
     pub cursor: AtomicU64,
     /// The consumers' total (messages popped or acked) after the update.
     pub total: AtomicU64,
-    /// The lease counters after the update.
-    pub counters: [AtomicU64; COUNTERS],
+    /// The [`Counter`] the update changes, or [`COUNTERS`] for none.
+    pub counter: AtomicU32,
+    _pad: AtomicU32,
+    /// That counter's value after the update.
+    pub count: AtomicU64,
 }
 
 /// The consumers' lease bookkeeping, written only under the consumer lock.
@@ -262,7 +265,8 @@ const _: () = {
     assert!(size_of::<Slot>() == 16);
     assert!(size_of::<LeaseSlot>() == 32);
     assert!(offset_of!(LeaseSlot, holder) == 16 && offset_of!(LeaseSlot, deadline) == 24);
-    assert!(offset_of!(Journal, image) == 8 && offset_of!(Journal, counters) == 56);
+    assert!(offset_of!(Journal, image) == 8 && offset_of!(Journal, counter) == 56);
+    assert!(offset_of!(Journal, count) == 64);
     assert!(size_of::<Journal>() == 128);
     assert!(offset_of!(LeaseState, high) == 24 && offset_of!(LeaseState, counters) == 40);
     assert!(offset_of!(LeaseState, journal) == 128);

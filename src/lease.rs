@@ -124,7 +124,7 @@ fn store(slot: &LeaseSlot, e: &Entry) {
 }
 
 /// One change of the table: a slot's new fields, and the cursor, total and
-/// counters after it (what the journal holds).
+/// the one counter it changes after it (what the journal holds).
 pub struct Change {
     slot: usize,
     entry: Entry,
@@ -132,15 +132,7 @@ pub struct Change {
     pub cursor: u64,
     /// The consumers' total after the change.
     pub total: u64,
-    counters: [u64; COUNTERS],
-}
-
-impl Change {
-    /// Counts one more of `counter`.
-    pub fn count(mut self, counter: Counter) -> Change {
-        self.counters[counter as usize] += 1;
-        self
-    }
+    counted: Option<(Counter, u64)>,
 }
 
 impl LeaseState {
@@ -267,7 +259,16 @@ impl<'a> Table<'a> {
             entry,
             cursor: self.state.cursor.load(Relaxed),
             total: self.consumer.total.load(Relaxed),
-            counters: std::array::from_fn(|c| self.state.counters[c].load(Relaxed)),
+            counted: None,
+        }
+    }
+
+    /// [`Table::change`], counting one more of `counter` with it.
+    pub fn counted(&self, slot: usize, entry: Entry, counter: Counter) -> Change {
+        let count = self.state.counters[counter as usize].load(Relaxed);
+        Change {
+            counted: Some((counter, count.wrapping_add(1))),
+            ..self.change(slot, entry)
         }
     }
 
@@ -279,9 +280,9 @@ impl<'a> Table<'a> {
         store(&j.image, &c.entry);
         j.cursor.store(c.cursor, Relaxed);
         j.total.store(c.total, Relaxed);
-        for (word, value) in j.counters.iter().zip(c.counters) {
-            word.store(value, Relaxed);
-        }
+        let (counter, count) = c.counted.map_or((COUNTERS, 0), |(c, n)| (c as usize, n));
+        j.counter.store(counter as u32, Relaxed);
+        j.count.store(count, Relaxed);
         j.armed.store(1, Release);
         let before = self.entry(c.slot);
         self.apply(j, c.slot);
@@ -300,8 +301,8 @@ impl<'a> Table<'a> {
         self.consumer.pending_pos.store(cursor, Relaxed);
         self.state.cursor.store(cursor, Relaxed);
         self.consumer.total.store(total, Relaxed);
-        for (word, image) in self.state.counters.iter().zip(&j.counters) {
-            word.store(image.load(Relaxed), Relaxed);
+        if let Some(word) = self.state.counters.get(j.counter.load(Relaxed) as usize) {
+            word.store(j.count.load(Relaxed), Relaxed);
         }
     }
 
@@ -493,7 +494,7 @@ impl<'a> Table<'a> {
             };
             match counter {
                 Some(counter) => {
-                    self.commit(&self.change(i, e.released()).count(counter));
+                    self.commit(&self.counted(i, e.released(), counter));
                     ended += 1;
                 }
                 None => next = next.min(e.deadline),

@@ -73,9 +73,11 @@ impl Handle {
     ) -> Result<Option<Lease>> {
         let held = self.begin(Which::Consumer, deadline, || Error::Empty)?;
         let leases = self.leases();
-        let now = sys::monotonic_ns();
+        // The coarse clock is enough to tell when the check is due; a
+        // lease's end is taken from the precise one.
+        let now = sys::coarse_ns();
         self.end_lapsed_if_due(&held, now)?;
-        let until = deadline_after(now, lease);
+        let until = lease.map_or(u64::MAX, |_| deadline_after(sys::monotonic_ns(), lease));
         let (head, cursor) = self.lease_range()?;
         let (entry, change) = if let Some((i, e)) = leases.oldest_released(head, cursor)? {
             let record = self.released_record(&e, cursor)?;
@@ -87,7 +89,7 @@ impl Handle {
                 deadline: until,
                 ..e
             };
-            (entry, leases.change(i, entry).count(Counter::Redelivered))
+            (entry, leases.counted(i, entry, Counter::Redelivered))
         } else {
             let Some(i) = leases.free_slot() else {
                 return Ok(None);
@@ -195,7 +197,7 @@ impl Handle {
     ) -> Result<Option<usize>> {
         let leases = self.leases();
         if leases.any_held() {
-            self.end_lapsed_if_due(held, sys::monotonic_ns())?;
+            self.end_lapsed_if_due(held, sys::coarse_ns())?;
         }
         let (head, cursor) = self.lease_range()?;
         let Some((i, e)) = leases.oldest_released(head, cursor)? else {
@@ -203,12 +205,12 @@ impl Handle {
         };
         let record = self.released_record(&e, cursor)?;
         take(sink, &self.ring, &record)?;
-        let mut change = leases
-            .change(i, Entry::default())
-            .count(Counter::Redelivered);
+        let mut change = leases.counted(i, Entry::default(), Counter::Redelivered);
         change.total += 1;
         self.commit(&change)?;
-        self.release_storage()?;
+        if e.pos == head {
+            self.release_storage()?;
+        }
         Ok(Some(1))
     }
 
@@ -256,7 +258,7 @@ impl Handle {
         let h = self.header();
         if e.deadline <= now {
             // Its time ran out before anyone checked: it has ended.
-            self.commit(&leases.change(i, e.released()).count(Counter::Expired))?;
+            self.commit(&leases.counted(i, e.released(), Counter::Expired))?;
             drop(held);
             Event(&h.not_empty).notify();
             return Err(ended());
@@ -264,10 +266,10 @@ impl Handle {
         match how {
             Settle::Ack => {
                 let was_at_limit = h.leases.at_limit();
-                let mut change = leases.change(i, Entry::default()).count(Counter::Acked);
+                let mut change = leases.counted(i, Entry::default(), Counter::Acked);
                 change.total += 1;
                 self.commit(&change)?;
-                let freed = self.release_storage()?;
+                let freed = e.pos == head && self.release_storage()?;
                 drop(held);
                 if freed {
                     Event(&h.not_full).notify();
@@ -278,7 +280,7 @@ impl Handle {
                 }
             }
             Settle::Nack => {
-                self.commit(&leases.change(i, e.released()).count(Counter::Nacked))?;
+                self.commit(&leases.counted(i, e.released(), Counter::Nacked))?;
                 drop(held);
                 Event(&h.not_empty).notify();
             }
@@ -305,7 +307,7 @@ impl Handle {
         let deadline = Deadline::new(Some(Duration::ZERO));
         let held = self.begin_for_stats(Which::Consumer, &deadline)?;
         if let Some(held) = &held {
-            self.end_lapsed_if_due(held, sys::monotonic_ns())?;
+            self.end_lapsed_if_due(held, sys::coarse_ns())?;
         }
         Ok(self.leases().stats())
     }
@@ -329,7 +331,7 @@ impl Handle {
         let mine: Vec<(usize, Entry)> = leases.held_by(me).collect();
         for (i, e) in &mine {
             if self
-                .commit(&leases.change(*i, e.released()).count(Counter::Abandoned))
+                .commit(&leases.counted(*i, e.released(), Counter::Abandoned))
                 .is_err()
             {
                 return;
