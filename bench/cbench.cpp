@@ -7,6 +7,7 @@
 //
 // IMPL: wq-c | boost-recipe | boost-mq | posix-mq | pipe   (or "-" for memcpy)
 // ROLE: cons | prod | ping | pong | idle | cleanup | memcpy
+// (wq-c cons with lease=1: each message is popped under a lease and acked)
 //
 // Every message starts with an 8-byte tag: producer id in the top 8 bits
 // (0xFF = stop), sequence number in the low 56. Consumers check the
@@ -116,6 +117,17 @@ struct WqC {
         wq_status s = wq_pop_batch(q, buf, cap, spans, max, &n, WQ_FOREVER);
         if (s != WQ_OK) die("wq_pop_batch", wq_status_str(s));
         for (size_t i = 0; i < n; i++) f(buf + spans[i].offset, spans[i].len);
+    }
+    // At-least-once delivery: pop under a lease that never runs out, handle
+    // the message, then ack it.
+    template <class F> void pop_leased(void *buf, size_t cap, F &&f) {
+        size_t len = 0;
+        wq_lease lease{};
+        wq_status s = wq_pop_leased(q, buf, cap, &len, &lease, WQ_FOREVER, WQ_FOREVER);
+        if (s != WQ_OK) die("wq_pop_leased", wq_status_str(s));
+        f(static_cast<const char *>(buf), len);
+        s = wq_ack(q, &lease);
+        if (s != WQ_OK) die("wq_ack", wq_status_str(s));
     }
     // Event-loop use: the readiness descriptor, and a pop that never waits.
     int ready_fd() {
@@ -324,10 +336,13 @@ template <class T> void push_batch(T &q, const char *p, size_t each, size_t coun
     }
 }
 
-template <class T, class F> void pop_some(T &q, char *buf, size_t cap, size_t each, size_t batch, F &&f) {
+template <class T, class F>
+void pop_some(T &q, char *buf, size_t cap, size_t each, size_t batch, bool lease, F &&f) {
     if constexpr (std::is_same_v<T, WqC>) {
+        if (lease) return q.pop_leased(buf, cap, f);
         if (batch > 1) return q.pop_batch(buf, cap, batch, f);
     }
+    if (lease) die("lease=1: only wq-c has leases");
     (void)each;
     q.pop(buf, cap, f);
 }
@@ -374,16 +389,18 @@ void say_ready() {
     std::fflush(stdout);
 }
 
-// Pops until a stop message; checks every producer's sequence.
+// Pops until a stop message; checks every producer's sequence. lease=1:
+// every pop is leased and acked after the check.
 template <class T> int role_cons(const Cfg &c) {
     T q(c, c.name);
     size_t batch = c.get("batch", 1);
+    bool lease = c.get("lease", 0) != 0;
     size_t cap = std::max<size_t>(c.size, 8) * std::max<size_t>(batch, 1);
     std::vector<char> buf(cap);
     SeqCheck check{c, c.get("consumers", 1) == 1};
     say_ready();
     while (!check.stop) {
-        pop_some(q, buf.data(), cap, c.size, batch, [&](const char *p, size_t len) { check(p, len); });
+        pop_some(q, buf.data(), cap, c.size, batch, lease, [&](const char *p, size_t len) { check(p, len); });
     }
     return check.report();
 }

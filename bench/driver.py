@@ -23,6 +23,13 @@ import time
 PROD_CPU, CONS_CPU = "0", "1"
 IMPLS = ["wq-c", "wq-rust", "boost-recipe", "boost-mq", "posix-mq", "pipe"]
 BASE = "boost-recipe"
+# The `lease` workload's rows: (key, label, message size, messages per producer, producers = consumers).
+LEASE_GROUPS = [
+    ("lease8", "1p→1c, 8 B; leased: pop under a lease, then ack", 8, 2_000_000, 1),
+    ("lease1k", "1p→1c, 1 KiB; leased: pop under a lease, then ack", 1024, 600_000, 1),
+    ("lease2p2c8", "2p→2c, 8 B; leased: pop under a lease, then ack", 8, 1_000_000, 2),
+    ("lease2p2c1k", "2p→2c, 1 KiB; leased: pop under a lease, then ack", 1024, 300_000, 2),
+]
 
 
 class Bench:
@@ -98,9 +105,11 @@ class Bench:
         # whole run (a producer may run ahead of the consumer).
         return max(64 << 20, int(total * (size + 16) * 1.3) + (16 << 20))
 
-    def throughput(self, impl, size, n, producers=1, consumers=1, batch=1, wrap=None, cons_role="cons"):
+    def throughput(self, impl, size, n, producers=1, consumers=1, batch=1, wrap=None, cons_role="cons",
+                   lease=False):
         """Messages per second from the first push to the last pop; `cons_role`
-        "fdcons" is a consumer that waits in epoll on the queue's descriptor."""
+        "fdcons" is a consumer that waits in epoll on the queue's descriptor;
+        `lease`: consumers pop under a lease and ack each message."""
         name = self.new_name()
         kv = dict(size=size)
         if impl == BASE:
@@ -113,6 +122,8 @@ class Bench:
             cons = []
             for _ in range(consumers):
                 ckv = dict(kv, consumers=consumers, batch=batch)
+                if lease:
+                    ckv["lease"] = 1
                 pf = ()
                 if fds:
                     ckv["rfd"] = fds[0]
@@ -309,18 +320,27 @@ def run(args, b):
         # Kernel-based queues are ~5-20x slower: fewer messages keep the run short.
         return impl in ("posix-mq", "pipe", "boost-mq")
 
-    def tp_group(key, label, size, n, impls=IMPLS, producers=1, consumers=1, batch_impls=()):
-        if not want(key):
+    def tp_group(key, label, size, n, impls=IMPLS, producers=1, consumers=1, batch_impls=(), lease_impls=(),
+                 select=None):
+        """One throughput row per implementation; `batch_impls` add rows
+        "IMPL batch64", `lease_impls` rows "IMPL leased" (every pop leased,
+        then acked), interleaved with the others in every repetition.
+        `select`: the --only key that runs it (default `key`)."""
+        if not want(select or key):
             return
         res = {i: [] for i in impls}
         for i in batch_impls:
             res[i + " batch64"] = []
+        for i in lease_impls:
+            res[i + " leased"] = []
         for rep in range(args.reps):
             for impl in impls:
                 cnt = int(n * S / (4 if slow(impl) else 1))
                 res[impl].append(b.throughput(impl, size, cnt, producers, consumers))
             for impl in batch_impls:
                 res[impl + " batch64"].append(b.throughput(impl, size, int(n * 4 * S), batch=64))
+            for impl in lease_impls:
+                res[impl + " leased"].append(b.throughput(impl, size, int(n * S), producers, consumers, lease=True))
         for impl, vals in res.items():
             rows.append(dict(workload=key, label=label, impl=impl, metric="msgs_per_s", values=vals,
                              median=median(vals), bytes_per_s=median(vals) * size))
@@ -349,6 +369,12 @@ def run(args, b):
     tp_group("tp2p2c", "2p→2c, 8 B", 8, 1_000_000, producers=2, consumers=2)
     tp_group("batch", "1p→1c, 8 B, batches of 64", 8, 2_000_000, impls=["wq-c", "wq-rust", BASE],
              batch_impls=["wq-c", "wq-rust"])
+    # At-least-once consumers: every pop under a lease that never runs out,
+    # acked after the message is checked; against plain pops of the same
+    # implementation and the recipe's plain pop, in the same run.
+    for key, label, size, n, pc in LEASE_GROUPS:
+        tp_group(key, label, size, n, impls=["wq-c", "wq-rust", BASE], producers=pc, consumers=pc,
+                 lease_impls=["wq-c", "wq-rust"], select="lease")
 
     if want("fd"):
         # Event-loop consumers (epoll on the queue's descriptor) against the
@@ -464,6 +490,13 @@ def report(args, rows, elapsed, load_before):
         sc = next((r for r in rows if r["workload"] == "syscalls" and r["impl"] == impl), None)
         add(f"syscalls per message 1p1c 8 B, {impl}", None if sc is None else sc["median"], "≈ 0 (< 0.01)",
             lambda v: v < 0.01, "{:.4f}")
+    for key, label, size, n, pc in LEASE_GROUPS:
+        what = f"{pc}p{pc}c {'8 B' if size == 8 else '1 KiB'}"
+        for impl in ("wq-c", "wq-rust"):
+            add(f"leased pop + ack {what}, {impl} / its plain pop", ratio(rows, key, impl + " leased", impl),
+                "≥ 50%", lambda v: v >= 0.5, "{:.0%}")
+            add(f"leased pop + ack {what}, {impl} / recipe (plain pop)", ratio(rows, key, impl + " leased"),
+                "≥ 2×", lambda v: v >= 2)
     add("event-loop wake-up p50, wq-c / posix-mq", ratio(rows, "fdwake", "wq-c", "posix-mq", key="p50"),
         "≤ 1×", lambda v: v <= 1.0)
     add("event-loop consumer 8 B, wq-c / posix-mq", ratio(rows, "fdtp", "wq-c", "posix-mq"), "≥ 5×",

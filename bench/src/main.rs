@@ -6,7 +6,8 @@
 //! wq-bench wq-rust ROLE NAME key=value...
 //! ```
 //!
-//! ROLE is `cons`, `prod`, `ping`, `pong`, `idle` or `cleanup`. Every message
+//! ROLE is `cons` (with `lease=1`: every pop leased, then acked), `prod`,
+//! `ping`, `pong`, `idle` or `cleanup`. Every message
 //! starts with an 8-byte tag (producer id in the top 8 bits, 0xFF = stop;
 //! sequence number in the low 56); consumers check every producer's sequence
 //! and print one `result key=value...` line.
@@ -85,10 +86,12 @@ fn ready() {
     std::io::stdout().flush().expect("stdout");
 }
 
-/// Pops until a stop message, checking every producer's sequence.
+/// Pops until a stop message, checking every producer's sequence; with
+/// `lease=1`, every pop is leased (for ever) and acked after the check.
 fn cons(c: &Cfg) -> u8 {
     let q = c.open(&c.name);
     let batch = c.get("batch", 1).max(1) as usize;
+    let lease = c.get("lease", 0) != 0;
     let exact = c.get("consumers", 1) == 1;
     let size = c.size.max(8);
     let mut buf = vec![0u8; size * batch];
@@ -127,6 +130,12 @@ fn cons(c: &Cfg) -> u8 {
             for s in &spans[..n] {
                 check(&buf[s.offset..s.offset + s.len], &mut stop);
             }
+        } else if lease {
+            let (len, lease) = q
+                .pop_leased_into(&mut buf, None, None)
+                .unwrap_or_else(|e| die(&format!("pop_leased_into: {e}")));
+            check(&buf[..len], &mut stop);
+            q.ack(&lease).unwrap_or_else(|e| die(&format!("ack: {e}")));
         } else {
             let len = q
                 .pop_into(&mut buf, None)

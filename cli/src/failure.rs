@@ -13,7 +13,7 @@ Exit codes:
    1  nothing happened in time: pop found the queue empty, push found it full
    2  usage error (bad arguments, or `rm --stale` needs --yes off a terminal)
    3  invalid argument (bad queue name, capacity, message size or mode)
-   4  no queue of that name
+   4  no queue of that name; pop --lease: a lease ended before its ack
    5  a queue of that name already exists (create)
    6  message larger than the queue's maximum message size
    7  buffer too small (not expected from this tool)
@@ -43,7 +43,7 @@ pub fn code_of(error: &wq::Error) -> u8 {
     match error {
         wq::Error::Empty | wq::Error::Full | wq::Error::Interrupted => TIMEOUT,
         wq::Error::InvalidArgument(_) => 3,
-        wq::Error::NotFound(_) => 4,
+        wq::Error::NotFound(_) | wq::Error::LeaseEnded { .. } => 4,
         wq::Error::Exists(_) => 5,
         wq::Error::MessageTooLarge { .. } => 6,
         wq::Error::BufferTooSmall { .. } => 7,
@@ -131,6 +131,7 @@ mod tests {
         let errors = [
             wq::Error::InvalidArgument(String::new()),
             wq::Error::NotFound(String::new()),
+            wq::Error::LeaseEnded { token: 1 },
             wq::Error::Exists(String::new()),
             wq::Error::MessageTooLarge { len: 1, max: 0 },
             wq::Error::BufferTooSmall { needed: 1, cap: 0 },
@@ -152,6 +153,7 @@ mod tests {
         use wq::ffi::*;
         let statuses = [
             WQ_INVALID_ARGUMENT,
+            WQ_NOT_FOUND,
             WQ_NOT_FOUND,
             WQ_EXISTS,
             WQ_MESSAGE_TOO_LARGE,

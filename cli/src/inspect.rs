@@ -10,7 +10,7 @@ use std::io;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use wq::{OpenMode, Options, Queue, Stats};
+use wq::{LeaseStats, OpenMode, Options, Queue, Stats};
 
 /// Where POSIX shared-memory names live on Linux.
 pub const SHM_DIR: &str = "/dev/shm";
@@ -105,6 +105,8 @@ pub struct Entry {
     /// Pid hints of the other handles attached to a healthy queue (each
     /// in its own PID namespace); empty otherwise.
     pub peers: Vec<u32>,
+    /// The lease counters of a healthy queue; zero otherwise.
+    pub leases: LeaseStats,
 }
 
 /// Resolves user ids to names from `/etc/passwd`.
@@ -165,13 +167,14 @@ pub fn path_of(name: &str) -> PathBuf {
 pub fn probe(name: &str, users: &Users) -> wq::Result<Entry> {
     let bare = name.strip_prefix('/').unwrap_or(name);
     let path = path_of(bare);
-    let (state, peers) = match open(bare, Owners::Any) {
-        Ok(queue) => match queue.stats() {
-            Ok(stats) => (State::Ok(stats), queue.peer_pids()),
-            Err(e) => (State::from_error(&e), Vec::new()),
+    let none = || (Vec::new(), LeaseStats::default());
+    let (state, (peers, leases)) = match open(bare, Owners::Any) {
+        Ok(queue) => match queue.stats().and_then(|s| Ok((s, queue.lease_stats()?))) {
+            Ok((stats, leases)) => (State::Ok(stats), (queue.peer_pids(), leases)),
+            Err(e) => (State::from_error(&e), none()),
         },
         Err(e @ (wq::Error::NotFound(_) | wq::Error::InvalidArgument(_))) => return Err(e),
-        Err(e) => (State::from_error(&e), Vec::new()),
+        Err(e) => (State::from_error(&e), none()),
     };
     let meta = fs::metadata(&path).map_err(|e| match e.kind() {
         io::ErrorKind::NotFound => wq::Error::NotFound(format!("/{bare}")),
@@ -182,12 +185,14 @@ pub fn probe(name: &str, users: &Users) -> wq::Result<Entry> {
     })?;
     let mut entry = entry(bare, path, &meta, users, state);
     entry.peers = peers;
+    entry.leases = leases;
     Ok(entry)
 }
 
 fn entry(name: &str, path: PathBuf, meta: &fs::Metadata, users: &Users, state: State) -> Entry {
     Entry {
         peers: Vec::new(),
+        leases: LeaseStats::default(),
         name: name.to_owned(),
         path,
         size: meta.len(),

@@ -18,7 +18,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use crate::failure::EXIT_CODES_HELP;
-use crate::units::{Timeout, parse_duration, parse_mode, parse_size, parse_timeout};
+use crate::units::{Timeout, parse_duration, parse_lease, parse_mode, parse_size, parse_timeout};
 
 /// Inspect and operate wq shared-memory work queues (/dev/shm/NAME).
 #[derive(Debug, Parser)]
@@ -46,7 +46,8 @@ pub enum Command {
     /// per line of standard input.
     #[command(after_help = EXIT_CODES_HELP)]
     Push(PushArgs),
-    /// Pop messages and print them, one per line by default.
+    /// Pop messages and print them, one per line by default (with --lease,
+    /// each is removed only once it was written out).
     #[command(after_help = EXIT_CODES_HELP)]
     Pop(PopArgs),
     /// Remove queues by name, or every stale (corrupt or never initialised)
@@ -137,6 +138,15 @@ pub struct PopArgs {
     /// `wq pop jobs --follow | xargs -n1 ...`.
     #[arg(long, short, conflicts_with_all = ["count", "timeout"])]
     pub follow: bool,
+    /// Take each message under a lease of this long (e.g. 30s, 5m,
+    /// forever) and ack it (remove it for good) only once it was written
+    /// to standard output; if writing fails it is given back (nacked) and
+    /// wq exits 13; if wq dies first, it is given back too. Messages are
+    /// taken, printed and acked one at a time (also with -n and --follow).
+    /// The lease must outlast a write that a slow reader keeps waiting,
+    /// else the message may go to another consumer meanwhile (exit 4).
+    #[arg(long, value_name = "DURATION", value_parser = parse_lease)]
+    pub lease: Option<Timeout>,
     /// Print each message as a line of lowercase hex.
     #[arg(long, conflicts_with = "raw")]
     pub hex: bool,

@@ -31,6 +31,14 @@ pub struct EntryJson<'a> {
     recoveries: Option<u64>,
     /// Pid hints of the other attached handles (each in its own namespace).
     handles: Option<&'a [u32]>,
+    /// Messages under a lease now (counted in `len` too).
+    leased: Option<u64>,
+    acked_total: Option<u64>,
+    nacked_total: Option<u64>,
+    expired_total: Option<u64>,
+    abandoned_total: Option<u64>,
+    /// Deliveries after the first.
+    redelivered_total: Option<u64>,
 }
 
 impl<'a> EntryJson<'a> {
@@ -40,6 +48,7 @@ impl<'a> EntryJson<'a> {
             State::Ok(stats) => Some(stats),
             _ => None,
         };
+        let leases = stats.map(|_| &entry.leases);
         EntryJson {
             name: &entry.name,
             path: entry.path.display().to_string(),
@@ -57,6 +66,12 @@ impl<'a> EntryJson<'a> {
             popped_total: stats.map(|s| s.popped_total),
             recoveries: stats.map(|s| s.recoveries),
             handles: stats.map(|_| entry.peers.as_slice()),
+            leased: leases.map(|l| l.leased),
+            acked_total: leases.map(|l| l.acked_total),
+            nacked_total: leases.map(|l| l.nacked_total),
+            expired_total: leases.map(|l| l.expired_total),
+            abandoned_total: leases.map(|l| l.abandoned_total),
+            redelivered_total: leases.map(|l| l.redelivered_total),
         }
     }
 }
@@ -125,6 +140,8 @@ pub fn write_ls(out: &mut impl Write, entries: &[Entry]) -> io::Result<()> {
         ">POPPED",
         ">RECOV",
         ">HANDLES",
+        ">LEASED",
+        ">REDELIVERED",
         "OWNER",
         "MODE",
         "NOTE",
@@ -141,6 +158,8 @@ pub fn write_ls(out: &mut impl Write, entries: &[Entry]) -> io::Result<()> {
                     s.popped_total.to_string(),
                     s.recoveries.to_string(),
                     e.peers.len().to_string(),
+                    e.leases.leased.to_string(),
+                    e.leases.redelivered_total.to_string(),
                 ],
                 _ => std::array::from_fn(|_| "-".to_owned()),
             };
@@ -203,6 +222,12 @@ pub fn write_stat(out: &mut impl Write, e: &Entry) -> io::Result<()> {
                 ),
                 ("pushed total", s.pushed_total.to_string()),
                 ("popped total", s.popped_total.to_string()),
+                ("leased now", e.leases.leased.to_string()),
+                ("acked total", e.leases.acked_total.to_string()),
+                ("nacked total", e.leases.nacked_total.to_string()),
+                ("expired total", e.leases.expired_total.to_string()),
+                ("abandoned total", e.leases.abandoned_total.to_string()),
+                ("redelivered", e.leases.redelivered_total.to_string()),
                 ("recoveries", s.recoveries.to_string()),
                 ("other handles", format_peers(&e.peers)),
             ]);

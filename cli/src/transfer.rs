@@ -125,53 +125,127 @@ fn push_lines<R: Read>(pusher: &mut Pusher, input: &mut BufReader<R>) -> Result<
     pusher.push_all(&batch)
 }
 
-/// Writes the `n`th popped message to standard output, at once.
-fn print_popped(
-    out: &mut impl Write,
-    msg: &[u8],
+/// Takes messages from one queue and writes them out, counting them for
+/// error reports: plainly (each is gone once taken), or under a lease that
+/// is acked only once the message was written out.
+struct Popper<'a> {
+    queue: &'a Queue,
+    /// `--lease`: `None` for plain pops.
+    lease: Option<Timeout>,
     format: MessageFormat,
-    context: &str,
-    n: u64,
-) -> Result<(), Failure> {
-    output::write_message(out, msg, format)
-        .and_then(|()| out.flush())
-        .map_err(|e| {
-            Failure::io(
+    popped: u64,
+    context: String,
+}
+
+impl Popper<'_> {
+    /// Takes one message, waiting up to `timeout`, and writes it to `out`
+    /// at once; `Ok(false)` when none came.
+    fn take(&mut self, out: &mut impl Write, timeout: Option<Duration>) -> Result<bool, Failure> {
+        let taken = match self.lease {
+            None => self.queue.pop(timeout).map(Taken::Plain),
+            Some(lease) => self.queue.pop_leased(lease.0, timeout).map(Taken::Leased),
+        };
+        let taken = match taken {
+            Ok(taken) => taken,
+            Err(wq::Error::Empty) => return Ok(false),
+            Err(e) => return Err(Failure::queue(self.context.clone(), e)),
+        };
+        self.popped += 1;
+        let n = self.popped;
+        let written = output::write_message(out, &taken, self.format).and_then(|()| out.flush());
+        match taken {
+            Taken::Plain(_) => written.map_err(|e| {
+                Failure::io(
+                    format!(
+                        "{}: writing message {n} to standard output (it was popped and is lost)",
+                        self.context
+                    ),
+                    e,
+                )
+            })?,
+            Taken::Leased(leased) => self.settle(leased, written, n)?,
+        }
+        Ok(true)
+    }
+
+    /// Acks leased message `n` if it was `written` out, else nacks it.
+    fn settle(
+        &self,
+        leased: wq::Leased<'_>,
+        written: io::Result<()>,
+        n: u64,
+    ) -> Result<(), Failure> {
+        if let Err(e) = written {
+            let fate = match leased.nack() {
+                Ok(()) => "it was given back and will be delivered again".to_owned(),
+                Err(nack) => format!(
+                    "giving it back failed ({nack}); it will be delivered again when wq exits"
+                ),
+            };
+            return Err(Failure::io(
                 format!(
-                    "{context}: writing message {n} to standard output (it was popped and is lost)"
+                    "{}: writing message {n} to standard output ({fate})",
+                    self.context
                 ),
                 e,
-            )
+            ));
+        }
+        leased.ack().map_err(|e| {
+            let why = match &e {
+                wq::Error::LeaseEnded { .. } => format!(
+                    "its lease ({}) ended before the ack, so it may be delivered again",
+                    self.lease.unwrap_or(Timeout(None))
+                ),
+                other => format!("acking it failed ({other}); it will be delivered again"),
+            };
+            Failure::Other {
+                code: failure::code_of(&e),
+                message: format!(
+                    "{}: message {n} was written to standard output, but {why}",
+                    self.context
+                ),
+            }
         })
+    }
+}
+
+/// A message as taken: plainly, or under a lease still to settle.
+enum Taken<'q> {
+    Plain(Vec<u8>),
+    Leased(wq::Leased<'q>),
+}
+
+impl std::ops::Deref for Taken<'_> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Taken::Plain(msg) => msg,
+            Taken::Leased(leased) => leased,
+        }
+    }
 }
 
 /// `wq pop --follow`: takes what is queued, then sleeps in `poll` on the
 /// queue's readiness descriptor until more comes; ends only when writing
 /// fails (a closed pipe) or the queue does.
-fn follow(queue: &Queue, context: &str, format: MessageFormat) -> Outcome {
-    let fd = queue
+fn follow(popper: &mut Popper<'_>) -> Outcome {
+    let fd = popper
+        .queue
         .readable_fd()
-        .map_err(|e| Failure::queue(context.to_owned(), e))?
+        .map_err(|e| Failure::queue(popper.context.clone(), e))?
         .as_raw_fd();
     let mut out = io::stdout().lock();
-    let mut popped = 0u64;
     loop {
-        match queue.pop(Some(Duration::ZERO)) {
-            Ok(msg) => {
-                popped += 1;
-                print_popped(&mut out, &msg, format, context, popped)?;
-            }
-            Err(wq::Error::Empty) => {
-                let mut pfd = libc::pollfd {
-                    fd,
-                    events: libc::POLLIN,
-                    revents: 0,
-                };
-                // SAFETY: one valid pollfd; the descriptor lives as long as `queue`.
-                unsafe { libc::poll(&mut pfd, 1, -1) };
-            }
-            Err(e) => return Err(Failure::queue(context.to_owned(), e)),
+        if popper.take(&mut out, Some(Duration::ZERO))? {
+            continue;
         }
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd; the descriptor lives as long as `queue`.
+        unsafe { libc::poll(&mut pfd, 1, -1) };
     }
 }
 
@@ -187,26 +261,28 @@ pub fn pop(args: &PopArgs) -> Outcome {
     } else {
         MessageFormat::Text
     };
+    let mut popper = Popper {
+        queue: &queue,
+        lease: args.lease,
+        format,
+        popped: 0,
+        context,
+    };
     if args.follow {
-        return follow(&queue, &context, format);
+        return follow(&mut popper);
     }
     let deadline = args.timeout.0.map(|d| Instant::now() + d);
     let mut out = io::stdout().lock();
-    let mut popped = 0u64;
-    while popped < args.count {
+    while popper.popped < args.count {
         let remaining = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-        let msg = match queue.pop(remaining) {
-            Ok(msg) => msg,
-            Err(wq::Error::Empty) => break,
-            Err(e) => return Err(Failure::queue(context, e)),
-        };
-        popped += 1;
-        print_popped(&mut out, &msg, format, &context, popped)?;
+        if !popper.take(&mut out, remaining)? {
+            break;
+        }
     }
-    if popped == 0 {
+    if popper.popped == 0 {
         eprintln!(
-            "wq: {context}: the queue is empty (nothing arrived within {})",
-            args.timeout
+            "wq: {}: the queue is empty (nothing arrived within {})",
+            popper.context, args.timeout
         );
         return Ok(failure::TIMEOUT);
     }

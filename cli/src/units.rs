@@ -93,6 +93,17 @@ pub fn parse_timeout(text: &str) -> Result<Timeout, String> {
     parse_duration(text).map(|d| Timeout(Some(d)))
 }
 
+/// Parses a lease duration: as [`parse_timeout`] (`forever`: until acked
+/// or the process ends), but not zero, which would end every lease at once.
+pub fn parse_lease(text: &str) -> Result<Timeout, String> {
+    match parse_timeout(text)? {
+        Timeout(Some(d)) if d.is_zero() => Err(format!(
+            "a lease of {text:?} would end before the message is written (use e.g. 30s or forever)"
+        )),
+        lease => Ok(lease),
+    }
+}
+
 /// Parses a finite duration (see [`parse_timeout`]).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
@@ -286,6 +297,18 @@ mod tests {
     fn durations_reject_nonsense() {
         for bad in ["", "s", "-1s", "1x", "1.5ns", "1 day", "soon", "1e3s"] {
             assert!(parse_timeout(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn leases_are_durations_but_not_zero() {
+        assert_eq!(
+            parse_lease("30s"),
+            Ok(Timeout(Some(Duration::from_secs(30))))
+        );
+        assert_eq!(parse_lease("forever"), Ok(Timeout(None)));
+        for bad in ["0", "0s", "0.0ms", "soon"] {
+            assert!(parse_lease(bad).is_err(), "{bad:?}");
         }
     }
 

@@ -466,29 +466,138 @@ fn read_only_commands_show_another_users_queue_and_the_others_refuse_it() {
 fn pop_follow_prints_messages_as_they_come() {
     use std::io::BufRead;
     let mut shm = Shm::new();
-    let q = shm.name("follow");
-    create(&q, "64KiB");
-    expect(&mut wq(["push", &q, "already queued"]), 0);
-    let mut follower = wq(["pop", &q, "--follow"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = std::io::BufReader::new(follower.stdout.take().unwrap()).lines();
-    assert_eq!(lines.next().unwrap().unwrap(), "already queued");
-    for i in 0..5 {
-        std::thread::sleep(Duration::from_millis(20));
-        expect(&mut wq(["push", &q, &format!("later {i}")]), 0);
-        assert_eq!(lines.next().unwrap().unwrap(), format!("later {i}"));
+    for lease in [&[][..], &["--lease", "10s"]] {
+        let q = shm.name("follow");
+        create(&q, "64KiB");
+        expect(&mut wq(["push", &q, "already queued"]), 0);
+        let mut follower = wq(["pop", &q, "--follow"])
+            .args(lease)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = std::io::BufReader::new(follower.stdout.take().unwrap()).lines();
+        assert_eq!(lines.next().unwrap().unwrap(), "already queued");
+        for i in 0..5 {
+            std::thread::sleep(Duration::from_millis(20));
+            expect(&mut wq(["push", &q, &format!("later {i}")]), 0);
+            assert_eq!(lines.next().unwrap().unwrap(), format!("later {i}"));
+        }
+        if lease.is_empty() {
+            let _ = follower.kill();
+            let _ = follower.wait();
+        } else {
+            // Standard output closes: the next message cannot be written,
+            // so it is given back and the follower ends with exit code 13.
+            drop(lines);
+            expect(&mut wq(["push", &q, "unread"]), 0);
+            let out = follower.wait_with_output().unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(13), "{err}");
+            assert!(
+                err.contains("message 7") && err.contains("given back"),
+                "{err}"
+            );
+            let s = stat_json(&q);
+            assert_eq!(
+                (s["acked_total"].as_u64(), s["nacked_total"].as_u64()),
+                (Some(6), Some(1))
+            );
+            assert_eq!(expect(&mut wq(["pop", &q]), 0), "unread\n");
+        }
+        assert_eq!(stat_json(&q)["len"], 0, "everything printed was taken");
     }
-    let _ = follower.kill();
-    let _ = follower.wait();
-    assert_eq!(
-        ls_entry(&mut wq(["ls", "--json"]), &q).unwrap()["len"],
-        0,
-        "everything printed was taken"
-    );
     // --follow takes neither -n nor --timeout.
-    expect_err(&mut wq(["pop", &q, "--follow", "-n", "2"]), 2);
+    expect_err(&mut wq(["pop", "q", "--follow", "-n", "2"]), 2);
+}
+
+#[test]
+fn pop_lease_acks_what_was_written_and_gives_back_the_rest() {
+    let mut shm = Shm::new();
+    let q = shm.name("lease");
+    create(&q, "4KiB");
+    expect(&mut wq(["push", &q, "one", "two", "three"]), 0);
+    assert_eq!(expect(&mut wq(["pop", &q, "--lease", "10s"]), 0), "one\n");
+    let s = stat_json(&q);
+    assert_eq!(
+        (s["len"].as_u64(), s["acked_total"].as_u64()),
+        (Some(2), Some(1))
+    );
+
+    // Writing fails (a full device; a pipe whose reader is gone): the
+    // message is given back, not lost.
+    let full = std::fs::File::create("/dev/full").unwrap();
+    let err = expect_err(wq(["pop", &q, "--lease", "10s"]).stdout(full), 13);
+    assert!(err.contains("given back"), "{err}");
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let err = expect_err(wq(["pop", &q, "--lease", "10s"]).stdout(writer), 13);
+    assert!(err.contains("Broken pipe"), "{err}");
+    let s = stat_json(&q);
+    assert_eq!(
+        (s["len"].as_u64(), s["leased"].as_u64()),
+        (Some(2), Some(0))
+    );
+    assert_eq!(s["nacked_total"], 2);
+
+    // -n: each message is leased, written and acked in turn, in order.
+    let out = expect(&mut wq(["pop", &q, "--lease", "forever", "-n", "5"]), 0);
+    assert_eq!(out, "two\nthree\n");
+    let s = stat_json(&q);
+    assert_eq!(
+        (s["len"].as_u64(), s["acked_total"].as_u64()),
+        (Some(0), Some(3))
+    );
+    assert_eq!(s["redelivered_total"], 2);
+    expect_err(&mut wq(["pop", &q, "--lease", "0"]), 2);
+}
+
+#[test]
+fn stat_and_ls_show_the_lease_counters() {
+    let mut shm = Shm::new();
+    let q = shm.name("leases");
+    create(&q, "4KiB");
+    expect(&mut wq(["push", &q, "job"]), 0);
+    let held = wq::Queue::open(&q, &wq::Options::default()).unwrap();
+    let job = held.pop_leased(None, None).unwrap();
+    let s = stat_json(&q);
+    assert_eq!(
+        (s["len"].as_u64(), s["leased"].as_u64()),
+        (Some(1), Some(1))
+    );
+    let out = expect(&mut wq(["stat", &q]), 0);
+    assert!(out.contains("leased now:       1\n"), "{out}");
+    job.nack().unwrap();
+    assert_eq!(expect(&mut wq(["pop", &q, "--lease", "1m"]), 0), "job\n");
+    drop(held);
+
+    let e = ls_entry(&mut wq(["ls", "--json"]), &q).unwrap();
+    for (field, value) in [
+        ("leased", 0),
+        ("acked_total", 1),
+        ("nacked_total", 1),
+        ("expired_total", 0),
+        ("abandoned_total", 0),
+        ("redelivered_total", 1),
+    ] {
+        assert_eq!(e[field], value, "{field}: {e}");
+    }
+    let out = expect(&mut wq(["stat", &q]), 0);
+    for line in [
+        "acked total:      1",
+        "nacked total:     1",
+        "redelivered:      1",
+    ] {
+        assert!(out.contains(line), "{out}");
+    }
+    // Right-aligned columns: each cell ends where its title does.
+    let table = expect(&mut wq(["ls"]), 0);
+    let header = table.lines().next().unwrap();
+    let row = table.lines().find(|l| l.starts_with(&q)).unwrap();
+    for (title, cell) in [("LEASED", "0"), ("REDELIVERED", "1")] {
+        let end = header.find(&format!(" {title} ")).unwrap() + 1 + title.len();
+        assert_eq!(&row[end - 1..end], cell, "{title}:\n{header}\n{row}");
+    }
 }
 
 #[test]
