@@ -397,8 +397,14 @@ fn a_killed_holders_message_goes_to_a_blocked_consumer_within_a_second() {
 /// As [`a_killed_holders_message_goes_to_a_blocked_consumer_within_a_second`],
 /// the consumer asleep since before the lease was taken: the push woke it,
 /// the holder leased the message first, and it went back to sleep; 8 kills.
+///
+/// Fails on `leases` at c636d7f: `wait_for_messages` computes the check's
+/// wake-up time (`wake_by(wake_at(..))`) once, before `Event::wait_until`,
+/// when no lease is held yet (`None`); woken by the push and finding the
+/// message leased, `wait_until` sleeps again with that stale `None` (1 s
+/// slices, for ever), and nobody checks the dead holder's lease.
 #[test]
-#[ignore = "library bug: a consumer asleep since before a lease was taken never wakes to check it (see the report of the leases-chaos branch)"]
+#[ignore = "library bug: a consumer asleep since before a lease was taken never wakes to check it (Event::wait_until keeps the wake-up time computed before the lease existed)"]
 fn a_killed_holders_message_goes_to_a_consumer_asleep_since_before_the_lease() {
     let _serial = serial();
     kill_holders("lcdeath0", 8, true);
