@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use wq::{Options, Queue, Stats};
 
 use super::{
-    Launch, Rng, STAMPED_MAX, TempQueue, Worker, check_msg, check_stamped, make_msg, num,
+    Launch, Rng, STAMPED_MAX, TempQueue, Worker, check_msg, check_stamped, make_msg, num, num_or,
     parse_marked, stamp_msg,
 };
 
@@ -97,13 +97,16 @@ fn after_holder_kill(q: &Queue) {
     println!("RECOVERIES {}", s.recoveries);
 }
 
-/// Pushes messages of 1–97 KiB for ever, printing "P seq" once each push
-/// returned; an error is printed as "ERR ..." and ends the process.
+/// Pushes messages of `WQ_MIN_LEN` bytes plus up to `WQ_LEN_SPAN` - 1 more
+/// (1–97 KiB unless set; [`make_msg`] makes them 20 bytes at least) for
+/// ever, printing "P seq" once each push returned; an error is printed as
+/// "ERR ..." and ends the process.
 fn chaos_producer(q: &Queue) {
     let incarnation = num("WQ_P") as u32;
+    let (min, span) = (num_or("WQ_MIN_LEN", 1024), num_or("WQ_LEN_SPAN", 96 * 1024));
     let mut rng = Rng::new(u64::from(incarnation) * 7919);
     for seq in 0.. {
-        let len = 1024 + rng.below(96 * 1024) as usize;
+        let len = (min + rng.below(span)) as usize;
         if let Err(e) = q.push(&make_msg(incarnation, seq, len), None) {
             println!("ERR push: {e}");
             std::process::exit(4);

@@ -6,6 +6,7 @@
 
 pub mod child;
 pub mod crash;
+pub mod leases;
 
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::CommandExt;
@@ -313,6 +314,28 @@ pub fn num(key: &str) -> u64 {
     arg(key)
         .parse()
         .unwrap_or_else(|_| panic!("{key} must be a number"))
+}
+
+/// Numeric environment variable of a child, `default` when it is not set.
+pub fn num_or(key: &str, default: u64) -> u64 {
+    std::env::var(key).map_or(default, |v| {
+        v.parse()
+            .unwrap_or_else(|_| panic!("{key} must be a number"))
+    })
+}
+
+/// The monotonic clock (`CLOCK_MONOTONIC`, the one leases are timed by), in
+/// nanoseconds: one clock for every process of the machine, whatever its
+/// PID namespace, so that children's reports and the test's kills can be
+/// put in one order.
+pub fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a writable timespec; CLOCK_MONOTONIC always exists.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 /// Waits for `child` at most `limit`; kills it (and returns None) past that.
