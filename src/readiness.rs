@@ -19,7 +19,7 @@ use std::thread::JoinHandle;
 
 use crate::error::{Error, Result};
 use crate::layout::Header;
-use crate::sync::{Deadline, Event};
+use crate::sync::{Deadline, Event, Watch};
 use crate::sys;
 
 /// What the handle and its helper thread share.
@@ -127,6 +127,7 @@ fn signal_while_ready(h: &Header, shared: &Shared) {
         let now = sys::monotonic_ns();
         h.leases.wake_at(now).is_some_and(|at| at <= now)
     };
+    let forever = Deadline::new(None);
     while shared.stop.load(Ordering::Acquire) == 0 {
         let rearm = shared.rearm.load(Ordering::Acquire);
         if published() != 0 || check_due() {
@@ -134,9 +135,17 @@ fn signal_while_ready(h: &Header, shared: &Shared) {
             sys::futex_wait(&shared.rearm, rearm, &shared.stop, None);
             continue;
         }
-        let until = Deadline::new(None);
-        until.wake_by(h.leases.wake_at(sys::monotonic_ns()));
         // Ends on a push or at the check's time; Err(Interrupted) once stopped.
-        let _ = Event(&h.not_empty).wait_until(&until, published, 1, 1, &shared.stop, || Ok(()));
+        let _ = Event(&h.not_empty).wait_until(
+            &forever,
+            published,
+            1,
+            1,
+            Watch {
+                interrupt: &shared.stop,
+                healthy: || Ok(()),
+                wake_at: |now| h.leases.wake_at(now),
+            },
+        );
     }
 }

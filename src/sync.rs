@@ -40,8 +40,6 @@ const SLICE_NS: u64 = 1_000_000_000;
 pub struct Deadline {
     timeout: Option<Duration>,
     start_ns: Cell<Option<u64>>,
-    /// An earlier time at which waits end anyway ([`Deadline::wake_by`]).
-    wake_ns: Cell<Option<u64>>,
 }
 
 impl Deadline {
@@ -51,20 +49,12 @@ impl Deadline {
         Deadline {
             timeout,
             start_ns: Cell::new(None),
-            wake_ns: Cell::new(None),
         }
-    }
-
-    /// Makes waits end at `at` (monotonic ns) too, before the budget is
-    /// spent (`None`: only when it is): a consumer wakes up to check the
-    /// leases. The lock's bound is not affected.
-    pub fn wake_by(&self, at: Option<u64>) {
-        self.wake_ns.set(at);
     }
 
     /// Whether the budget is spent (a zero budget always is).
     pub fn spent(&self) -> bool {
-        self.budget_left() == Some(Duration::ZERO)
+        self.remaining() == Some(Duration::ZERO)
     }
 
     fn start(&self) -> u64 {
@@ -88,20 +78,8 @@ impl Deadline {
     }
 
     /// Time left to wait for messages or room: `None` for ever,
-    /// `Some(ZERO)` when the budget is spent (or was zero) or the wake-up
-    /// time of [`Deadline::wake_by`] has come.
+    /// `Some(ZERO)` when the budget is spent (or was zero).
     pub fn remaining(&self) -> Option<Duration> {
-        let left = self.budget_left();
-        match self.wake_ns.get() {
-            None => left,
-            Some(at) => {
-                let wake = Duration::from_nanos(at.saturating_sub(sys::monotonic_ns()));
-                Some(left.map_or(wake, |l| l.min(wake)))
-            }
-        }
-    }
-
-    fn budget_left(&self) -> Option<Duration> {
         let t = self.timeout?;
         if t.is_zero() {
             return Some(Duration::ZERO);
@@ -111,6 +89,19 @@ impl Deadline {
             until.saturating_sub(sys::monotonic_ns()),
         ))
     }
+}
+
+/// What a waiter watches besides its condition and its deadline.
+pub struct Watch<'a, H, W> {
+    /// The handle's interrupt word: non-zero ends the wait (waits sleep on
+    /// it too).
+    pub interrupt: &'a AtomicU32,
+    /// Asked after every full slice of sleep (the segment's health).
+    pub healthy: H,
+    /// Given the time, when the wait is to end anyway (`None`: not before
+    /// the deadline); asked again on every pass, since what it depends on
+    /// (a consumer waking up to check leases) may start while it sleeps.
+    pub wake_at: W,
 }
 
 /// Sleeping until the other side makes progress, over an [`EventWord`].
@@ -133,9 +124,10 @@ impl Event<'_> {
     }
 
     /// Waits until `progress()` (bytes published, or bytes of room) reaches
-    /// `need` or the deadline passes; returns whether it did. Spins for a
-    /// short while first, then sleeps on the futex (and on the handle's
-    /// `interrupt` word), in slices after which `healthy` is asked.
+    /// `need`, the deadline passes or the time `watch.wake_at` names comes;
+    /// returns whether the condition holds. Spins for a short while first,
+    /// then sleeps on the futex (and on the handle's interrupt word), in
+    /// slices after which `watch.healthy` is asked.
     ///
     /// For the first [`GATHER`] of the spin it holds out for `plenty` bytes
     /// rather than `need`: a consumer that takes each message the instant it
@@ -144,17 +136,21 @@ impl Event<'_> {
     /// lines first costs a lone message at most [`GATHER`] of latency.
     ///
     /// # Errors
-    /// [`Error::Interrupted`] once `interrupt` is set while the condition
-    /// does not hold; what `healthy` returns.
+    /// [`Error::Interrupted`] once the interrupt word is set while the
+    /// condition does not hold; what `watch.healthy` returns.
     pub fn wait_until(
         &self,
         deadline: &Deadline,
         progress: impl Fn() -> u64,
         need: u64,
         plenty: u64,
-        interrupt: &AtomicU32,
-        healthy: impl Fn() -> Result<()>,
+        watch: Watch<'_, impl Fn() -> Result<()>, impl Fn(u64) -> Option<u64>>,
     ) -> Result<bool> {
+        let Watch {
+            interrupt,
+            healthy,
+            wake_at,
+        } = watch;
         let now = progress();
         if now >= plenty {
             return Ok(true);
@@ -212,12 +208,17 @@ impl Event<'_> {
             if ready() {
                 return Ok(true);
             }
+            let now = sys::monotonic_ns();
+            let wake = wake_at(now);
+            if wake.is_some_and(|at| at <= now) {
+                return Ok(false);
+            }
             let slice = left.map_or(SLICE_NS, |l| {
                 u64::try_from(l.as_nanos())
                     .unwrap_or(u64::MAX)
                     .min(SLICE_NS)
             });
-            let now = sys::monotonic_ns();
+            let slice = wake.map_or(slice, |at| slice.min(at - now));
             sys::futex_wait(&self.0.seq, seq, interrupt, Some(now.saturating_add(slice)));
             if ready() {
                 return Ok(true);

@@ -467,3 +467,92 @@ fn a_scribbled_lease_table_is_corruption_or_a_redelivery() {
         Err(e) => panic!("pop after the scribble: {e}"),
     }
 }
+
+/// Whether `fd` polls readable within `ms` milliseconds.
+fn readable(fd: std::os::fd::RawFd, ms: i32) -> bool {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd for the duration of the call.
+    let n = unsafe { libc::poll(&mut pfd, 1, ms) };
+    n == 1 && pfd.revents & libc::POLLIN != 0
+}
+
+#[test]
+fn the_readiness_descriptor_ignores_leased_messages_until_their_lease_ends() {
+    use std::os::fd::AsRawFd;
+    let q = TempQueue::new("lease-fd");
+    let queue = open(&q.name, 4096);
+    queue.push(b"job", None).unwrap();
+    let held = queue
+        .pop_leased(Some(Duration::from_millis(300)), NO_WAIT)
+        .unwrap()
+        .into_parts()
+        .1;
+    let other = open(&q.name, 4096);
+    let fd = other.readable_fd().unwrap().as_raw_fd();
+    // Nothing a pop could take: readable at most once (spuriously), and
+    // reset by the empty pop, for as long as the lease lasts.
+    let mut spurious = 0;
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_millis(200) {
+        if readable(fd, 20) {
+            spurious += 1;
+            assert!(matches!(other.pop(NO_WAIT), Err(Error::Empty)));
+        }
+    }
+    assert!(
+        spurious <= 1,
+        "readable {spurious} times with nothing to pop"
+    );
+    // Its lease runs out: readable again without a push (and, in the
+    // meantime, readable for the periodic checks of held leases).
+    let t = loop {
+        assert!(start.elapsed() < Duration::from_secs(3), "never readable");
+        if readable(fd, 100) {
+            match other.pop_leased(FOREVER, NO_WAIT) {
+                Ok(t) => break t,
+                Err(Error::Empty) => spurious += 1,
+                Err(e) => panic!("{e}"),
+            }
+        }
+    };
+    assert!(
+        spurious <= 4,
+        "readable {spurious} times with nothing to pop"
+    );
+    assert_eq!(t.deliveries(), 2);
+    t.ack().unwrap();
+    assert!(ended(queue.ack(&held)));
+}
+
+#[test]
+fn a_consumer_asleep_before_the_lease_existed_gets_it_when_it_expires() {
+    let q = TempQueue::new("lease-asleep");
+    let queue = open(&q.name, 4096);
+    std::thread::scope(|s| {
+        let waiter = s.spawn(|| {
+            let b = open(&q.name, 4096);
+            b.pop_leased(FOREVER, Some(Duration::from_secs(5)))
+                .map(|l| (l.deliveries(), l.ack()))
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        queue.push(b"job", None).unwrap();
+        // Taken before the sleeper could: it goes back to sleep, and must
+        // wake up for the lease's end.
+        let _ = queue
+            .pop_leased(Some(Duration::from_millis(100)), NO_WAIT)
+            .map(|l| l.into_parts());
+        let start = Instant::now();
+        let got = waiter.join().unwrap();
+        match got {
+            Ok((deliveries, acked)) => {
+                acked.unwrap();
+                assert!(deliveries <= 2);
+            }
+            Err(e) => panic!("the sleeper got nothing: {e} after {:?}", start.elapsed()),
+        }
+    });
+}

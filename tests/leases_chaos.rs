@@ -404,7 +404,6 @@ fn a_killed_holders_message_goes_to_a_blocked_consumer_within_a_second() {
 /// message leased, `wait_until` sleeps again with that stale `None` (1 s
 /// slices, for ever), and nobody checks the dead holder's lease.
 #[test]
-#[ignore = "library bug: a consumer asleep since before a lease was taken never wakes to check it (Event::wait_until keeps the wake-up time computed before the lease existed)"]
 fn a_killed_holders_message_goes_to_a_consumer_asleep_since_before_the_lease() {
     let _serial = serial();
     kill_holders("lcdeath0", 8, true);

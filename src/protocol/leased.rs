@@ -49,11 +49,12 @@ impl Handle {
     ) -> Result<Lease> {
         let deadline = Deadline::new(timeout);
         let mut gather = timeout != Some(Duration::ZERO);
+        let mut last_look = false;
         loop {
             if let Some(lease) = self.pop_leased_locked(sink, lease, &deadline, gather)? {
                 return Ok(lease);
             }
-            if !self.wait_for_messages(&deadline, true)? {
+            if !self.wait_for_messages(&deadline, true, &mut last_look)? {
                 return Err(Error::Empty);
             }
             gather = false;
@@ -73,10 +74,12 @@ impl Handle {
     ) -> Result<Option<Lease>> {
         let held = self.begin(Which::Consumer, deadline, || Error::Empty)?;
         let leases = self.leases();
-        // The coarse clock is enough to tell when the check is due; a
-        // lease's end is taken from the precise one.
+        if leases.any_held() {
+            self.end_lapsed_if_due(&held, sys::monotonic_ns())?;
+        }
+        // The next check is due a while after a lease is taken: the
+        // coarse clock is enough for it; a lease's end is precise.
         let now = sys::coarse_ns();
-        self.end_lapsed_if_due(&held, now)?;
         let until = lease.map_or(u64::MAX, |_| deadline_after(sys::monotonic_ns(), lease));
         let (head, cursor) = self.lease_range()?;
         let (entry, change) = if let Some((i, e)) = leases.oldest_released(head, cursor)? {
@@ -197,7 +200,7 @@ impl Handle {
     ) -> Result<Option<usize>> {
         let leases = self.leases();
         if leases.any_held() {
-            self.end_lapsed_if_due(held, sys::coarse_ns())?;
+            self.end_lapsed_if_due(held, sys::monotonic_ns())?;
         }
         let (head, cursor) = self.lease_range()?;
         let Some((i, e)) = leases.oldest_released(head, cursor)? else {
@@ -307,7 +310,7 @@ impl Handle {
         let deadline = Deadline::new(Some(Duration::ZERO));
         let held = self.begin_for_stats(Which::Consumer, &deadline)?;
         if let Some(held) = &held {
-            self.end_lapsed_if_due(held, sys::coarse_ns())?;
+            self.end_lapsed_if_due(held, sys::monotonic_ns())?;
         }
         Ok(self.leases().stats())
     }

@@ -35,7 +35,7 @@ use crate::readiness::Readiness;
 use crate::ring::{self, Ring, record_len};
 use crate::segment::Segment;
 use crate::sink::Sink;
-use crate::sync::{Deadline, Event};
+use crate::sync::{Deadline, Event, Watch};
 use crate::sys;
 
 mod leased;
@@ -320,8 +320,11 @@ impl Handle {
                 room,
                 need,
                 plenty,
-                &self.interrupt,
-                || self.segment.check_whole(),
+                Watch {
+                    interrupt: &self.interrupt,
+                    healthy: || self.segment.check_whole(),
+                    wake_at: |_| None,
+                },
             )?;
             if !waited {
                 return Err(Error::Full);
@@ -403,13 +406,14 @@ impl Handle {
         let h = self.header();
         let deadline = Deadline::new(timeout);
         let mut gather = timeout != Some(Duration::ZERO);
+        let mut last_look = false;
         loop {
             let popped = self.pop_locked(sink, max, &deadline, gather)?;
             if popped > 0 {
                 Event(&h.not_full).notify();
                 return Ok(popped);
             }
-            if !self.wait_for_messages(&deadline, false)? {
+            if !self.wait_for_messages(&deadline, false, &mut last_look)? {
                 return Err(Error::Empty);
             }
             gather = false;
@@ -419,20 +423,33 @@ impl Handle {
     /// Waits until a pop may find a message (a leased pop: one it can
     /// lease, with a free slot), or held leases are due for a check;
     /// returns `false` once the deadline passed (having reset the readiness
-    /// descriptor).
-    fn wait_for_messages(&self, deadline: &Deadline, leasing: bool) -> Result<bool> {
+    /// descriptor). A pop whose time ran out while a check was due gets
+    /// one more look (`last_look` says whether it had it).
+    fn wait_for_messages(
+        &self,
+        deadline: &Deadline,
+        leasing: bool,
+        last_look: &mut bool,
+    ) -> Result<bool> {
         let h = self.header();
         let published = || h.leases.takeable(h.tail.pos.load(Acquire), leasing);
-        deadline.wake_by(h.leases.wake_at(sys::monotonic_ns()));
+        let check_due = |now: u64| h.leases.wake_at(now).is_some_and(|at| at <= now);
         let waited = Event(&h.not_empty).wait_until(
             deadline,
             published,
             1,
             GATHER_BYTES,
-            &self.interrupt,
-            || self.segment.check_whole(),
+            Watch {
+                interrupt: &self.interrupt,
+                healthy: || self.segment.check_whole(),
+                wake_at: |now| h.leases.wake_at(now),
+            },
         )?;
         if waited || !deadline.spent() {
+            return Ok(true);
+        }
+        if !*last_look && check_due(sys::monotonic_ns()) {
+            *last_look = true;
             return Ok(true);
         }
         if self.has_readiness.load(Relaxed) {
