@@ -5,9 +5,13 @@
 //
 //   wq::queue            move-only RAII owner of a wq_queue handle: byte
 //                        messages, throwing and non-throwing (try_) calls,
-//                        batches, statistics.
+//                        batches, leases, statistics.
+//   wq::lease            a message popped under a lease (queue::pop_leased):
+//                        move-only; ack() removes it, and one that is neither
+//                        acked nor nacked is given back by the destructor.
 //   wq::work_queue<T>    a drop-in for the classic Boost.Interprocess
-//                        work_queue recipe, for trivially copyable T.
+//                        work_queue recipe, for trivially copyable T; its
+//                        pop_task_leased() gives a wq::task_lease<T>.
 //   wq::error            every failure; carries the wq_status and the
 //                        library's wq_last_error() text.
 //
@@ -25,6 +29,7 @@
 #include <cstring>
 #include <iterator>
 #include <limits>
+#include <memory>
 #include <new>
 #include <optional>
 #include <stdexcept>
@@ -92,7 +97,9 @@ class timeout_error : public error { using error::error; };
 /// WQ_INVALID_ARGUMENT, WQ_MESSAGE_TOO_LARGE, WQ_BUFFER_TOO_SMALL: the
 /// caller's arguments do not fit the queue.
 class usage_error : public error { using error::error; };
-/// WQ_NOT_FOUND: no queue of that name.
+/// WQ_NOT_FOUND: no queue of that name; from ack / nack / extend, a lease
+/// that has already ended (acked, nacked, timed out, or abandoned by a
+/// closed handle) or was never issued.
 class not_found_error : public error { using error::error; };
 /// WQ_EXISTS: create-only on a name that is taken.
 class exists_error : public error { using error::error; };
@@ -133,6 +140,8 @@ struct options {
 
 /// A snapshot of a queue's counters (see wq.h).
 using stats = wq_stats;
+/// A snapshot of a queue's lease counters (see wq.h).
+using lease_stats = wq_lease_stats;
 
 /// Timeout used by the blocking calls.
 inline constexpr std::chrono::nanoseconds forever{-1};
@@ -220,6 +229,134 @@ private:
 };
 
 }  // namespace detail
+
+/// One message popped under a lease (queue::pop_leased): its bytes, and the
+/// lease that keeps it queued and invisible to every other pop until it is
+/// settled. Move-only (copy deleted, move noexcept).
+///
+///   ack()     the message is done: it is gone for good;
+///   nack()    it is given back, to be delivered again at once (before every
+///             message pushed after it) with deliveries() one higher;
+///   ~lease()  a lease that was neither acked nor nacked (nor released) is
+///             nacked, so a handler that throws, or returns early, hands its
+///             task to the next worker. The destructor never throws: a nack
+///             that fails leaves the lease to end by time or when the handle
+///             closes.
+///
+/// A lease also ends when its time runs out (the lease duration given to
+/// pop_leased, or to extend()) and when the handle that took it is closed or
+/// its process dies; ack, nack and extend then throw not_found_error
+/// (WQ_NOT_FOUND): the message may have gone to another worker.
+///
+/// A lease refers to the C handle of the queue that popped it (not to the
+/// wq::queue object, which may be moved): destroy or settle it before that
+/// handle is closed. One lease object is not for use by two threads at once.
+class lease {
+public:
+    /// A lease that holds nothing (as a moved-from one): settling it throws
+    /// usage_error (WQ_INVALID_ARGUMENT).
+    lease() noexcept = default;
+
+    lease(const lease&) = delete;
+    lease& operator=(const lease&) = delete;
+    lease(lease&& other) noexcept
+        : handle_(std::exchange(other.handle_, nullptr)),
+          bytes_(std::move(other.bytes_)),
+          lease_(std::exchange(other.lease_, wq_lease{})),
+          pending_(std::exchange(other.pending_, false)) {}
+    /// Gives back the lease this object held (as the destructor would), then
+    /// takes over `other`'s.
+    lease& operator=(lease&& other) noexcept {
+        if (this != &other) {
+            give_back();
+            handle_ = std::exchange(other.handle_, nullptr);
+            bytes_ = std::move(other.bytes_);
+            lease_ = std::exchange(other.lease_, wq_lease{});
+            pending_ = std::exchange(other.pending_, false);
+        }
+        return *this;
+    }
+    ~lease() { give_back(); }
+
+    // ---- the message ------------------------------------------------------
+
+    const std::byte* data() const noexcept { return bytes_.data(); }
+    std::size_t size() const noexcept { return bytes_.size(); }
+    const std::vector<std::byte>& bytes() const noexcept { return bytes_; }
+    /// The message as text (a view into this object).
+    std::string_view view() const noexcept {
+        return {reinterpret_cast<const char*>(bytes_.data()), bytes_.size()};
+    }
+
+    // ---- the lease --------------------------------------------------------
+
+    /// Times the message has been delivered, this delivery included (1 for
+    /// the first): a rising count marks a task that keeps failing.
+    std::uint32_t deliveries() const noexcept { return lease_.deliveries; }
+    /// Identifies this delivery (never 0 for a lease from pop_leased).
+    std::uint64_t token() const noexcept { return lease_.token; }
+    /// The C lease, for wq_ack & co. or queue::ack on any handle.
+    const wq_lease& c_lease() const noexcept { return lease_; }
+    /// True until ack(), nack() or release() settled it here: the
+    /// destructor gives back a pending lease.
+    bool pending() const noexcept { return pending_; }
+
+    /// The message is done: removes it for good. Throws not_found_error when
+    /// the lease had already ended.
+    void ack() { settle(wq_ack(handle_, &lease_), "wq_ack"); }
+
+    /// Gives the message back, to be delivered again at once. Throws
+    /// not_found_error when the lease had already ended.
+    void nack() { settle(wq_nack(handle_, &lease_), "wq_nack"); }
+
+    /// Makes the lease end `lease_for` from now (wq::forever: never by time),
+    /// for a task that needs longer than it first asked. Throws
+    /// not_found_error when the lease had already ended.
+    template <class Rep, class Period>
+    void extend(std::chrono::duration<Rep, Period> lease_for) {
+        detail::check(wq_lease_extend(handle_, &lease_, detail::to_timeout_ns(lease_for)),
+                      "wq_lease_extend");
+    }
+
+    /// Gives up the guard: the destructor no longer nacks, and the returned
+    /// lease stays live until settled through any handle (queue::ack,
+    /// queue::nack, wq_ack), until its time runs out, or until the handle
+    /// that took it closes. The bytes stay readable here.
+    wq_lease release() noexcept {
+        pending_ = false;
+        return lease_;
+    }
+
+private:
+    friend class queue;
+
+    lease(wq_queue* handle, std::vector<std::byte>&& bytes, const wq_lease& l) noexcept
+        : handle_(handle), bytes_(std::move(bytes)), lease_(l), pending_(true) {}
+
+    void settle(wq_status s, const char* operation) {
+        // OK or NOT_FOUND: the lease is over. After any other failure (the
+        // lock busy, interrupted) it is still live and stays pending, so the
+        // destructor still tries to give it back.
+        if (s == WQ_OK || s == WQ_NOT_FOUND) {
+            pending_ = false;
+        }
+        detail::check(s, operation);
+    }
+
+    void give_back() noexcept {
+        if (pending_) {
+            pending_ = false;
+            // A C call: it cannot throw. If it fails, the lease ends by time
+            // or when the handle closes.
+            (void)wq_nack(handle_, &lease_);
+        }
+    }
+
+    wq_queue* handle_ = nullptr;
+    std::vector<std::byte> bytes_;
+    wq_lease lease_{};
+    bool pending_ = false;
+};
 
 /// Messages popped together by queue::pop_batch: message i is the bytes
 /// [data(i), data(i) + size(i)). Reuse one batch across calls.
@@ -399,12 +536,66 @@ public:
         return pop_batch_impl(out, detail::to_timeout_ns(timeout));
     }
 
+    // ---- leases -----------------------------------------------------------
+    //
+    // A leased message stays queued, invisible to every other pop, until its
+    // lease ends (see wq::lease): delivery is at least once, and a message
+    // is delivered again only after a lease on it ended without an ack.
+    // `lease_for` is how long it may be held before it goes to another
+    // worker: wq::forever (the default) means until it is settled or its
+    // holder's handle closes or its process dies; zero or a negative
+    // duration ends the lease at once. With WQ_LEASE_LIMIT messages leased
+    // or waiting for redelivery, the leased pops wait as if the queue were
+    // empty (plain pops still work).
+
+    /// Takes the next message under a lease, waiting as long as it takes.
+    lease pop_leased() { return *pop_leased_impl(WQ_FOREVER, WQ_FOREVER); }
+    template <class Rep, class Period>
+    lease pop_leased(std::chrono::duration<Rep, Period> lease_for) {
+        return *pop_leased_impl(detail::to_timeout_ns(lease_for), WQ_FOREVER);
+    }
+
+    /// The next message under a lease if there is one now.
+    std::optional<lease> try_pop_leased() { return pop_leased_impl(WQ_FOREVER, WQ_NO_WAIT); }
+    template <class Rep, class Period>
+    std::optional<lease> try_pop_leased(std::chrono::duration<Rep, Period> lease_for) {
+        return pop_leased_impl(detail::to_timeout_ns(lease_for), WQ_NO_WAIT);
+    }
+
+    /// The next message under a lease of `lease_for`, waiting up to
+    /// `timeout` (in that order, as wq_pop_leased takes them); nullopt when
+    /// none came.
+    template <class LeaseRep, class LeasePeriod, class Rep, class Period>
+    std::optional<lease> try_pop_leased_for(std::chrono::duration<LeaseRep, LeasePeriod> lease_for,
+                                            std::chrono::duration<Rep, Period> timeout) {
+        return pop_leased_impl(detail::to_timeout_ns(lease_for), detail::to_timeout_ns(timeout));
+    }
+
+    /// Settles a lease taken through any handle on this queue, in any
+    /// process (wq::lease::release() or wq_pop_leased gave it). Throws
+    /// not_found_error when it had already ended.
+    void ack(const wq_lease& l) { detail::check(wq_ack(handle_, &l), "wq_ack"); }
+    void nack(const wq_lease& l) { detail::check(wq_nack(handle_, &l), "wq_nack"); }
+    template <class Rep, class Period>
+    void extend_lease(const wq_lease& l, std::chrono::duration<Rep, Period> lease_for) {
+        detail::check(wq_lease_extend(handle_, &l, detail::to_timeout_ns(lease_for)),
+                      "wq_lease_extend");
+    }
+
     // ---- state ------------------------------------------------------------
 
-    /// A snapshot of the queue's counters.
+    /// A snapshot of the queue's counters. `len` counts leased messages too.
     wq::stats stats() const {
         wq::stats s{};
         detail::check(wq_stats_get(handle_, &s), "wq_stats_get");
+        return s;
+    }
+
+    /// A snapshot of the queue's lease counters: how many messages are
+    /// leased now, and how leases ended since the queue was created.
+    wq::lease_stats lease_stats() const {
+        wq::lease_stats s{};
+        detail::check(wq_lease_stats_get(handle_, &s), "wq_lease_stats_get");
         return s;
     }
 
@@ -471,6 +662,30 @@ private:
         }
     }
 
+    std::optional<lease> pop_leased_impl(std::int64_t lease_ns, std::int64_t timeout_ns) {
+        // As pop_vector: BUFFER_TOO_SMALL leases nothing, so grow and retry.
+        std::vector<std::byte> msg(256);
+        const detail::deadline until(timeout_ns);
+        for (;;) {
+            std::size_t len = 0;
+            wq_lease l{};
+            const wq_status s = wq_pop_leased(handle_, msg.data(), msg.size(), &len, &l, lease_ns,
+                                              until.remaining_ns());
+            if (s == WQ_OK) {
+                msg.resize(len);
+                return lease(handle_, std::move(msg), l);
+            }
+            if (s == WQ_BUFFER_TOO_SMALL) {
+                msg.resize(len);
+                continue;
+            }
+            if (s == WQ_EMPTY && timeout_ns >= 0) {
+                return std::nullopt;
+            }
+            detail::check(s, "wq_pop_leased");
+        }
+    }
+
     template <class Messages>
     std::optional<std::size_t> push_batch_impl(const Messages& msgs, std::int64_t timeout_ns) {
         std::vector<wq_iovec> iov;
@@ -513,6 +728,75 @@ private:
     }
 
     wq_queue* handle_ = nullptr;
+};
+
+/// work_queue<T>::pop_task_leased (or its try_ form) took a message whose
+/// size is not sizeof(T). It has been acked (removed), so it cannot block the
+/// tasks behind it; its bytes and delivery count travel in this error, for
+/// the caller to log or push to a dead-letter queue. code() is
+/// WQ_INVALID_ARGUMENT, as the non-leased pops report such a message.
+class foreign_message_error : public usage_error {
+public:
+    foreign_message_error(const std::string& operation, const std::string& detail,
+                          std::vector<std::byte> message, std::uint32_t deliveries)
+        : usage_error(WQ_INVALID_ARGUMENT, operation, detail),
+          message_(std::make_shared<const std::vector<std::byte>>(std::move(message))),
+          deliveries_(deliveries) {}
+
+    /// The message's bytes.
+    const std::vector<std::byte>& message() const noexcept { return *message_; }
+    /// Its deliveries, the one that found it included.
+    std::uint32_t deliveries() const noexcept { return deliveries_; }
+
+private:
+    std::shared_ptr<const std::vector<std::byte>> message_;  // copying an exception must not throw
+    std::uint32_t deliveries_;
+};
+
+/// One task of a work_queue<T> popped under a lease: the T, and the
+/// wq::lease that keeps its message queued until it is acked. Move-only,
+/// like wq::lease, and given back (nacked) by the destructor unless acked
+/// or nacked first, so an exception escaping the task's handler returns the
+/// task to the queue:
+///
+///     auto task = queue.pop_task_leased();
+///     handle(task.value());   // throws: the task goes back, deliveries + 1
+///     task.ack();             // done: gone for good
+template <class T>
+class task_lease {
+public:
+    using task_type = T;
+
+    /// The task (a copy of the message's bytes).
+    const task_type& value() const noexcept { return value_; }
+    const task_type& operator*() const noexcept { return value_; }
+    const task_type* operator->() const noexcept { return &value_; }
+
+    /// Times the task has been delivered, this delivery included.
+    std::uint32_t deliveries() const noexcept { return lease_.deliveries(); }
+    /// True until acked, nacked or released here.
+    bool pending() const noexcept { return lease_.pending(); }
+    /// The C lease (see wq::lease::c_lease).
+    const wq_lease& c_lease() const noexcept { return lease_.c_lease(); }
+
+    /// See wq::lease::ack, nack, extend and release.
+    void ack() { lease_.ack(); }
+    void nack() { lease_.nack(); }
+    template <class Rep, class Period>
+    void extend(std::chrono::duration<Rep, Period> lease_for) {
+        lease_.extend(lease_for);
+    }
+    wq_lease release() noexcept { return lease_.release(); }
+
+private:
+    template <class>
+    friend class work_queue;
+
+    task_lease(lease&& l, const task_type& value) noexcept
+        : lease_(std::move(l)), value_(value) {}
+
+    lease lease_;
+    task_type value_;
 };
 
 /// A queue of `T` values (each message is the bytes of one T): a drop-in for
@@ -567,6 +851,25 @@ public:
         return s.value;
     }
 
+    /// The next task under a lease (see wq::task_lease and
+    /// queue::pop_leased), waiting as long as it takes. A message that is
+    /// not sizeof(T) bytes is acked and thrown as foreign_message_error.
+    task_lease<task_type> pop_task_leased() { return *to_task(queue_.pop_leased()); }
+    template <class Rep, class Period>
+    task_lease<task_type> pop_task_leased(std::chrono::duration<Rep, Period> lease_for) {
+        return *to_task(queue_.pop_leased(lease_for));
+    }
+
+    /// The next task under a lease if there is one now.
+    std::optional<task_lease<task_type>> try_pop_task_leased() {
+        return to_task(queue_.try_pop_leased());
+    }
+    template <class Rep, class Period>
+    std::optional<task_lease<task_type>> try_pop_task_leased(
+        std::chrono::duration<Rep, Period> lease_for) {
+        return to_task(queue_.try_pop_leased(lease_for));
+    }
+
     /// Removes the queue from the system (later opens create a new one);
     /// like the recipe, a queue that is already gone is not an error.
     void cleanup() { queue::remove(name_); }
@@ -582,6 +885,24 @@ private:
         char none;
         task_type value;
     };
+
+    std::optional<task_lease<task_type>> to_task(std::optional<lease> l) {
+        if (!l) {
+            return std::nullopt;
+        }
+        if (l->size() != sizeof(task_type)) {
+            const std::string detail = "queue \"" + name_ + "\" held a message of " +
+                                       std::to_string(l->size()) + " bytes, not a task of " +
+                                       std::to_string(sizeof(task_type)) +
+                                       " bytes; it was acked (removed)";
+            l->ack();  // not a task: never to be seen again here
+            throw foreign_message_error("wq::work_queue::pop_task_leased", detail, l->bytes(),
+                                        l->deliveries());
+        }
+        storage s;
+        std::memcpy(&s.value, l->data(), sizeof(task_type));
+        return task_lease<task_type>(std::move(*l), s.value);
+    }
 
     static options creation_options(std::size_t bytes) {
         options o;

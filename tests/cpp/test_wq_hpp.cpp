@@ -14,6 +14,7 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include "test_util.hpp"
 #include "wq.hpp"
 
 // Defined in test_wq_hpp_second_tu.cpp: wq.hpp in two translation units of
@@ -22,57 +23,8 @@ int second_translation_unit(const char* name);
 
 namespace {
 
-int failures = 0;
-std::vector<std::string> names;
-
-#define CHECK(cond)                                                                  \
-    do {                                                                             \
-        if (!(cond)) {                                                               \
-            std::cerr << __FILE__ << ":" << __LINE__ << ": CHECK failed: " #cond "\n"; \
-            ++failures;                                                              \
-        }                                                                            \
-    } while (0)
-
-template <class Error, class F>
-void check_throws(F&& f, wq_status code, int line) {
-    try {
-        f();
-        std::cerr << __FILE__ << ":" << line << ": expected an exception\n";
-        ++failures;
-    } catch (const Error& e) {
-        if (e.code() != code) {
-            std::cerr << __FILE__ << ":" << line << ": status " << e.code() << ", expected "
-                      << code << "\n";
-            ++failures;
-        }
-    } catch (const std::exception& e) {
-        std::cerr << __FILE__ << ":" << line << ": wrong exception type: " << e.what() << "\n";
-        ++failures;
-    }
-}
-#define CHECK_THROWS(Error, code, ...) check_throws<Error>([&] { __VA_ARGS__; }, code, __LINE__)
-
-std::string unique_name(const char* what) {
-    const char* tag = std::getenv("WQ_TEST_TAG");
-    std::string name = std::string(tag != nullptr && *tag ? tag : "wqt") + "-" +
-                       std::to_string(getpid()) + "-" + what;
-    wq::queue::remove(name);
-    names.push_back(name);
-    return name;
-}
-
-void remove_all() {
-    for (const auto& n : names) {
-        try {
-            wq::queue::remove(n);
-        } catch (...) {
-        }
-    }
-}
-
-std::string text(const std::vector<std::byte>& v) {
-    return {reinterpret_cast<const char*>(v.data()), v.size()};
-}
+using test::text;
+using test::unique_name;
 
 // ---- compile-time properties ------------------------------------------------
 
@@ -131,7 +83,7 @@ void test_error_mapping() {
         if (kind != r.kind) {
             std::cerr << "status " << r.code << " mapped to kind " << kind << ", expected "
                       << r.kind << "\n";
-            ++failures;
+            ++test::failures;
         }
     }
     // what() = operation: status text: detail
@@ -374,25 +326,10 @@ void test_readable_fd() {
 }  // namespace
 
 int main() {
-    try {
-        test_error_mapping();
-        test_timeouts();
-        test_open_and_move();
-        test_push_pop();
-        test_batches();
-        test_work_queue();
-        test_interrupt();
-        test_readable_fd();
-        failures += second_translation_unit(unique_name("second-tu").c_str());
-    } catch (const std::exception& e) {
-        std::cerr << "unexpected exception: " << e.what() << "\n";
-        ++failures;
-    }
-    remove_all();
-    if (failures != 0) {
-        std::cerr << "test_wq_hpp: " << failures << " check(s) failed\n";
-        return 1;
-    }
-    std::cout << "test_wq_hpp: all checks passed (wq " << wq::version() << ")\n";
-    return 0;
+    return test::run("test_wq_hpp", test_error_mapping, test_timeouts, test_open_and_move,
+                     test_push_pop, test_batches, test_work_queue, test_interrupt,
+                     test_readable_fd, [] {
+                         test::failures +=
+                             second_translation_unit(unique_name("second-tu").c_str());
+                     });
 }
