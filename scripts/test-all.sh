@@ -7,7 +7,8 @@
 #   rust                  cargo test --workspace (unit, integration and doc tests),
 #                         and the async API's tests (--features tokio)
 #   cmake                 CMake Release build + CTest: C and C++ tests, the demo,
-#                         9 cross-language producer->consumer pairs
+#                         9 cross-language producer->consumer pairs, C, C++ and
+#                         Rust workers leasing from one queue
 #   sanitize              CMake Debug build with ASan/UBSan + CTest over the C/C++ tests
 #   package-subdirectory  a parent project using add_subdirectory(wq)
 #   install               cmake --install to a temporary prefix, then the build tree is deleted
