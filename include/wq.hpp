@@ -251,7 +251,8 @@ private:
 /// A lease refers to the C handle of the queue that popped it (not to the
 /// wq::queue object, which may be moved): destroy or settle it before that
 /// handle is closed. One lease object is not for use by two threads at once.
-class lease {
+/// [[nodiscard]]: a lease dropped at once would only give its message back.
+class [[nodiscard]] lease {
 public:
     /// A lease that holds nothing (as a moved-from one): settling it throws
     /// usage_error (WQ_INVALID_ARGUMENT).
@@ -314,8 +315,11 @@ public:
     /// not_found_error when the lease had already ended.
     template <class Rep, class Period>
     void extend(std::chrono::duration<Rep, Period> lease_for) {
-        detail::check(wq_lease_extend(handle_, &lease_, detail::to_timeout_ns(lease_for)),
-                      "wq_lease_extend");
+        const wq_status s = wq_lease_extend(handle_, &lease_, detail::to_timeout_ns(lease_for));
+        if (s == WQ_NOT_FOUND) {
+            pending_ = false;  // it is over: nothing for the destructor to give back
+        }
+        detail::check(s, "wq_lease_extend");
     }
 
     /// Gives up the guard: the destructor no longer nacks, and the returned
@@ -763,7 +767,7 @@ private:
 ///     handle(task.value());   // throws: the task goes back, deliveries + 1
 ///     task.ack();             // done: gone for good
 template <class T>
-class task_lease {
+class [[nodiscard]] task_lease {
 public:
     using task_type = T;
 

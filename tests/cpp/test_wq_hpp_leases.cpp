@@ -217,8 +217,10 @@ void test_timeouts_and_extend() {
     q.push("slow");
     wq::lease l = q.pop_leased(30ms);
     std::this_thread::sleep_for(100ms);
-    CHECK_THROWS(wq::not_found_error, WQ_NOT_FOUND, l.ack());
+    CHECK(l.pending());  // only a call finds out
+    CHECK_THROWS(wq::not_found_error, WQ_NOT_FOUND, l.extend(1s));
     CHECK(!l.pending());
+    CHECK_THROWS(wq::not_found_error, WQ_NOT_FOUND, l.ack());
     std::optional<wq::lease> again = q.try_pop_leased_for(wq::forever, 1s);
     CHECK(again && again->view() == "slow" && again->deliveries() == 2);
     const wq::lease_stats s = q.lease_stats();
