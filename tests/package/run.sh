@@ -45,7 +45,9 @@ cmake)
     if [[ "$target" == wq::wq ]]; then
         grep -qx 'libwq.so.0' <<<"$needed" || { echo "consumer_c does not need libwq.so.0: $needed" >&2; exit 1; }
         # It runs from the prefix, not from a build tree that no longer exists.
-        ldd "$build/consumer_c" | grep -q "$prefix/.*libwq.so.0" || { ldd "$build/consumer_c" >&2; exit 1; }
+        # Not `ldd | grep -q`: under pipefail, grep quitting early can kill ldd with SIGPIPE.
+        resolved=$(ldd "$build/consumer_c")
+        grep -q "$prefix/.*libwq.so.0" <<<"$resolved" || { echo "$resolved" >&2; exit 1; }
     else
         if grep -q libwq <<<"$needed"; then
             echo "consumer_c is linked statically but needs: $needed" >&2
