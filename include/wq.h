@@ -236,7 +236,8 @@ typedef struct wq_lease_stats {
 #define WQ_INVALID_ARGUMENT 3
 
 /**
- * `WQ_OPEN_ONLY` / `wq_remove`: no queue of that name.
+ * `WQ_OPEN_ONLY` / `wq_remove`: no queue of that name; `wq_ack` /
+ * `wq_nack` / `wq_lease_extend`: no live lease with that token.
  */
 #define WQ_NOT_FOUND 4
 

@@ -41,7 +41,8 @@ pub const WQ_EMPTY: wq_status = 1;
 pub const WQ_FULL: wq_status = 2;
 /// NULL where not allowed, bad name, bad options.
 pub const WQ_INVALID_ARGUMENT: wq_status = 3;
-/// `WQ_OPEN_ONLY` / `wq_remove`: no queue of that name.
+/// `WQ_OPEN_ONLY` / `wq_remove`: no queue of that name; `wq_ack` /
+/// `wq_nack` / `wq_lease_extend`: no live lease with that token.
 pub const WQ_NOT_FOUND: wq_status = 4;
 /// `WQ_CREATE_ONLY`: the name is taken.
 pub const WQ_EXISTS: wq_status = 5;
@@ -811,7 +812,7 @@ pub extern "C" fn wq_status_str(s: wq_status) -> *const c_char {
         WQ_EMPTY => c"queue empty",
         WQ_FULL => c"queue full",
         WQ_INVALID_ARGUMENT => c"invalid argument",
-        WQ_NOT_FOUND => c"queue not found",
+        WQ_NOT_FOUND => c"not found (no such queue, or no live lease with that token)",
         WQ_EXISTS => c"queue already exists",
         WQ_MESSAGE_TOO_LARGE => c"message too large",
         WQ_BUFFER_TOO_SMALL => c"buffer too small",
