@@ -153,6 +153,17 @@ pub enum Counter {
 /// How many [`Counter`]s there are.
 pub const COUNTERS: usize = 5;
 
+impl Counter {
+    /// Every counter, in the order of their words.
+    pub const ALL: [Counter; COUNTERS] = [
+        Counter::Acked,
+        Counter::Nacked,
+        Counter::Expired,
+        Counter::Abandoned,
+        Counter::Redelivered,
+    ];
+}
+
 /// The one lease-table update in flight, written before it is applied so
 /// that whoever takes over the consumer lock from a holder that died
 /// mid-update can apply it again (every field is the value after it).

@@ -285,25 +285,51 @@ impl<'a> Table<'a> {
         j.count.store(count, Relaxed);
         j.armed.store(1, Release);
         let before = self.entry(c.slot);
-        self.apply(j, c.slot);
+        self.apply(c);
         j.armed.store(0, Release);
         self.update_hints(c.slot, &before, &c.entry);
     }
 
-    /// Writes the journal's image to the table (slot `slot`, validated).
-    fn apply(&self, j: &Journal, slot: usize) {
-        store(&self.slots[slot], &load(&j.image));
-        let cursor = j.cursor.load(Relaxed);
-        let total = j.total.load(Relaxed);
+    /// Leases the message at the cursor through the free slot `slot`
+    /// (`entry`), moving the cursor to `cursor`. No journal: the cursor's
+    /// store is the commit point, and whoever takes over the lock of a
+    /// holder that died before it frees the slot ([`Table::repair`]: a slot
+    /// at or after the cursor was never handed out).
+    pub fn take(&self, slot: usize, entry: &Entry, cursor: u64) {
+        store(&self.slots[slot], entry);
+        self.state.cursor.store(cursor, Release);
+        self.update_hints(slot, &Entry::default(), entry);
+    }
+
+    /// Writes a change to the table (its slot index is in bounds).
+    fn apply(&self, c: &Change) {
+        store(&self.slots[c.slot], &c.entry);
         // Nothing of a plain pop is in flight: the side's repair rule
         // (`pending_pos` against the cursor) must leave this total alone.
-        self.consumer.pending_total.store(total, Relaxed);
-        self.consumer.pending_pos.store(cursor, Relaxed);
-        self.state.cursor.store(cursor, Relaxed);
-        self.consumer.total.store(total, Relaxed);
-        if let Some(word) = self.state.counters.get(j.counter.load(Relaxed) as usize) {
-            word.store(j.count.load(Relaxed), Relaxed);
+        self.consumer.pending_total.store(c.total, Relaxed);
+        self.consumer.pending_pos.store(c.cursor, Relaxed);
+        self.state.cursor.store(c.cursor, Relaxed);
+        self.consumer.total.store(c.total, Relaxed);
+        if let Some((counter, count)) = c.counted {
+            self.state.counters[counter as usize].store(count, Relaxed);
         }
+    }
+
+    /// The change the journal holds, read once; `None` when its slot index
+    /// or counter is out of range.
+    fn journalled(&self, j: &Journal) -> Option<Change> {
+        let slot = j.slot.load(Relaxed) as usize;
+        let counted = match j.counter.load(Relaxed) as usize {
+            n if n == COUNTERS => None,
+            n => Some((*Counter::ALL.get(n)?, j.count.load(Relaxed))),
+        };
+        (slot < self.slots.len()).then(|| Change {
+            slot,
+            entry: load(&j.image),
+            cursor: j.cursor.load(Relaxed),
+            total: j.total.load(Relaxed),
+            counted,
+        })
     }
 
     /// Keeps the hints right across one slot's change.
@@ -343,11 +369,16 @@ impl<'a> Table<'a> {
     pub fn repair(&self) {
         let j = &self.state.journal;
         if j.armed.load(Relaxed) != 0 {
-            let slot = j.slot.load(Relaxed) as usize;
-            if slot < self.slots.len() {
-                self.apply(j, slot);
+            if let Some(change) = self.journalled(j) {
+                self.apply(&change);
             }
             j.armed.store(0, Relaxed);
+        }
+        let cursor = self.state.cursor.load(Relaxed);
+        for slot in self.slots {
+            if slot.token.load(Relaxed) != 0 && slot.pos.load(Relaxed) >= cursor {
+                slot.token.store(0, Relaxed);
+            }
         }
         self.recount();
     }
@@ -413,7 +444,10 @@ impl<'a> Table<'a> {
     /// A free slot, or `None` when all are in use (the hints then say so
     /// too, for the waiters).
     pub fn free_slot(&self) -> Option<usize> {
-        let free = (0..self.slots.len()).find(|&i| !self.entry(i).is_used());
+        let free = self
+            .slots
+            .iter()
+            .position(|slot| slot.token.load(Relaxed) == 0);
         if free.is_none() {
             self.recount();
         }

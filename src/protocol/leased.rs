@@ -82,7 +82,7 @@ impl Handle {
         let now = sys::coarse_ns();
         let until = lease.map_or(u64::MAX, |_| deadline_after(sys::monotonic_ns(), lease));
         let (head, cursor) = self.lease_range()?;
-        let (entry, change) = if let Some((i, e)) = leases.oldest_released(head, cursor)? {
+        let entry = if let Some((i, e)) = leases.oldest_released(head, cursor)? {
             let record = self.released_record(&e, cursor)?;
             take(sink, &self.ring, &record)?;
             let entry = Entry {
@@ -92,7 +92,8 @@ impl Handle {
                 deadline: until,
                 ..e
             };
-            (entry, leases.counted(i, entry, Counter::Redelivered))
+            self.commit(&leases.counted(i, entry, Counter::Redelivered))?;
+            entry
         } else {
             let Some(i) = leases.free_slot() else {
                 return Ok(None);
@@ -108,11 +109,12 @@ impl Handle {
                 deliveries: 1,
                 deadline: until,
             };
-            let mut change = leases.change(i, entry);
-            change.cursor = pos + record.size;
-            (entry, change)
+            if self.segment.entry().broken() {
+                self.segment.check_whole()?;
+            }
+            leases.take(i, &entry, pos + record.size);
+            entry
         };
-        self.commit(&change)?;
         leases.note_deadline(until, now);
         Ok(Some(Lease {
             token: entry.token,
