@@ -185,6 +185,8 @@ pub struct Journal {
     _pad: AtomicU32,
     /// That counter's value after the update.
     pub count: AtomicU64,
+    /// The slot's token before the update: it applies only over that.
+    pub before: AtomicU64,
 }
 
 /// The consumers' lease bookkeeping, written only under the consumer lock.
@@ -205,7 +207,10 @@ pub struct LeaseState {
     pub held: AtomicU32,
     /// Slots waiting for redelivery (hint, as `high`).
     pub released: AtomicU32,
-    _pad: AtomicU32,
+    /// Non-zero when a slot may have been acked since the last reap (set
+    /// by lock-free acks, swapped to 0 by the consumer-lock holder that
+    /// frees acked slots).
+    pub reap: AtomicU32,
     /// The [`Counter`]s, since creation.
     pub counters: [AtomicU64; COUNTERS],
     /// The update in flight.
@@ -277,7 +282,7 @@ const _: () = {
     assert!(size_of::<LeaseSlot>() == 32);
     assert!(offset_of!(LeaseSlot, holder) == 16 && offset_of!(LeaseSlot, deadline) == 24);
     assert!(offset_of!(Journal, image) == 8 && offset_of!(Journal, counter) == 56);
-    assert!(offset_of!(Journal, count) == 64);
+    assert!(offset_of!(Journal, count) == 64 && offset_of!(Journal, before) == 72);
     assert!(size_of::<Journal>() == 128);
     assert!(offset_of!(LeaseState, high) == 24 && offset_of!(LeaseState, counters) == 40);
     assert!(offset_of!(LeaseState, journal) == 128);

@@ -27,7 +27,7 @@
 //! position outside `head..cursor`, a token of another slot or no delivery
 //! is [`Error::Corrupted`].
 
-use std::sync::atomic::Ordering::{Relaxed, Release};
+use std::sync::atomic::Ordering::{AcqRel, Relaxed, Release};
 
 use crate::error::{CorruptionCause, Error, Result};
 use crate::layout::{ALIGN, COUNTERS, Counter, Journal, LEASE_SLOTS, LeaseSlot, LeaseState, Side};
@@ -35,6 +35,14 @@ use crate::layout::{ALIGN, COUNTERS, Counter, Journal, LEASE_SLOTS, LeaseSlot, L
 /// Bits of a lease token below its sequence number: the slot's index.
 const INDEX_BITS: u32 = 12;
 const INDEX_MASK: u64 = (1 << INDEX_BITS) - 1;
+/// A slot's token with this bit: its lease ended without an ack; the
+/// message waits for redelivery. Issued tokens never have it.
+const ENDED: u64 = 1 << 63;
+/// A slot's token with this bit: acked (by a compare-and-swap, without the
+/// lock); the next consumer-lock holder frees the slot. Issued tokens
+/// never have it.
+const ACKED: u64 = 1 << 62;
+const FLAGS: u64 = ENDED | ACKED;
 const _: () = assert!(1 << INDEX_BITS == LEASE_SLOTS);
 
 /// Held leases are checked for dead holders at least this often (ns), and
@@ -92,16 +100,30 @@ impl Entry {
 
     /// Whether a live lease may be on it.
     pub fn is_held(&self) -> bool {
-        self.token != 0 && self.holder != 0
+        self.token != 0 && self.token & FLAGS == 0
     }
 
     fn is_released(&self) -> bool {
-        self.token != 0 && self.holder == 0
+        self.token & ENDED != 0
+    }
+
+    fn is_acked(&self) -> bool {
+        self.token & ACKED != 0
+    }
+
+    /// Whether it counts in the `held` hint: held, or acked and not yet
+    /// freed (the hint goes down when the slot is).
+    fn counts_held(&self) -> bool {
+        self.token != 0 && self.token & ENDED == 0
     }
 
     /// The same message with its lease ended.
     pub fn released(self) -> Entry {
-        Entry { holder: 0, ..self }
+        Entry {
+            token: self.token | ENDED,
+            holder: 0,
+            ..self
+        }
     }
 }
 
@@ -123,10 +145,13 @@ fn store(slot: &LeaseSlot, e: &Entry) {
     slot.token.store(e.token, Relaxed);
 }
 
-/// One change of the table: a slot's new fields, and the cursor, total and
-/// the one counter it changes after it (what the journal holds).
+/// One change of the table: a slot's token before it and new fields, and
+/// the cursor, total and the one counter it changes after it (what the
+/// journal holds). It applies only if the token is still the one before: a
+/// lock-free ack may win the race for a held slot.
 pub struct Change {
     slot: usize,
+    before: u64,
     entry: Entry,
     /// The delivery cursor after the change.
     pub cursor: u64,
@@ -234,7 +259,8 @@ impl<'a> Table<'a> {
     /// [`Error::Corrupted`] when it does not.
     pub fn check(&self, i: usize, e: &Entry, head: u64, cursor: u64) -> Result<()> {
         let ok = e.token & INDEX_MASK == i as u64
-            && e.token >> INDEX_BITS != 0
+            && (e.token & !FLAGS) >> INDEX_BITS != 0
+            && e.token & FLAGS != FLAGS
             && e.pos % ALIGN == 0
             && (head..cursor).contains(&e.pos)
             && e.deliveries >= 1;
@@ -256,6 +282,7 @@ impl<'a> Table<'a> {
     pub fn change(&self, slot: usize, entry: Entry) -> Change {
         Change {
             slot,
+            before: self.slots[slot].token.load(Relaxed),
             entry,
             cursor: self.state.cursor.load(Relaxed),
             total: self.consumer.total.load(Relaxed),
@@ -273,10 +300,12 @@ impl<'a> Table<'a> {
     }
 
     /// Applies `c`: journal first, then the slot, cursor, total and
-    /// counters, then the hints.
-    pub fn commit(&self, c: &Change) {
+    /// counters, then the hints. Returns `false`, changing nothing, when a
+    /// lock-free ack took the slot first.
+    pub fn commit(&self, c: &Change) -> bool {
         let j = &self.state.journal;
         j.slot.store(c.slot as u32, Relaxed);
+        j.before.store(c.before, Relaxed);
         store(&j.image, &c.entry);
         j.cursor.store(c.cursor, Relaxed);
         j.total.store(c.total, Relaxed);
@@ -285,9 +314,12 @@ impl<'a> Table<'a> {
         j.count.store(count, Relaxed);
         j.armed.store(1, Release);
         let before = self.entry(c.slot);
-        self.apply(c);
+        let applied = self.apply(c);
         j.armed.store(0, Release);
-        self.update_hints(c.slot, &before, &c.entry);
+        if applied {
+            self.update_hints(c.slot, &before, &c.entry);
+        }
+        applied
     }
 
     /// Leases the message at the cursor through the free slot `slot`
@@ -301,9 +333,29 @@ impl<'a> Table<'a> {
         self.update_hints(slot, &Entry::default(), entry);
     }
 
-    /// Writes a change to the table (its slot index is in bounds).
-    fn apply(&self, c: &Change) {
-        store(&self.slots[c.slot], &c.entry);
+    /// Writes a change to the table (its slot index is in bounds) over the
+    /// token it was made from; a slot already showing the token after it
+    /// was written before (a journal replay). Any other token means an ack
+    /// took the slot: then it returns `false`. The token goes last, by a
+    /// compare-and-swap; the other fields of a slot an ack took are dead.
+    fn apply(&self, c: &Change) -> bool {
+        let slot = &self.slots[c.slot];
+        let token = slot.token.load(Relaxed);
+        if token == c.before {
+            slot.pos.store(c.entry.pos, Relaxed);
+            slot.holder.store(c.entry.holder, Relaxed);
+            slot.deliveries.store(c.entry.deliveries, Relaxed);
+            slot.deadline.store(c.entry.deadline, Relaxed);
+            if slot
+                .token
+                .compare_exchange(c.before, c.entry.token, AcqRel, Relaxed)
+                .is_err()
+            {
+                return false;
+            }
+        } else if token != c.entry.token {
+            return false;
+        }
         // Nothing of a plain pop is in flight: the side's repair rule
         // (`pending_pos` against the cursor) must leave this total alone.
         self.consumer.pending_total.store(c.total, Relaxed);
@@ -313,6 +365,7 @@ impl<'a> Table<'a> {
         if let Some((counter, count)) = c.counted {
             self.state.counters[counter as usize].store(count, Relaxed);
         }
+        true
     }
 
     /// The change the journal holds, read once; `None` when its slot index
@@ -325,6 +378,7 @@ impl<'a> Table<'a> {
         };
         (slot < self.slots.len()).then(|| Change {
             slot,
+            before: j.before.load(Relaxed),
             entry: load(&j.image),
             cursor: j.cursor.load(Relaxed),
             total: j.total.load(Relaxed),
@@ -347,7 +401,7 @@ impl<'a> Table<'a> {
                 );
             }
         };
-        adjust(&self.state.held, before.is_held(), after.is_held());
+        adjust(&self.state.held, before.counts_held(), after.counts_held());
         adjust(
             &self.state.released,
             before.is_released(),
@@ -370,7 +424,7 @@ impl<'a> Table<'a> {
         let j = &self.state.journal;
         if j.armed.load(Relaxed) != 0 {
             if let Some(change) = self.journalled(j) {
-                self.apply(&change);
+                let _ = self.apply(&change);
             }
             j.armed.store(0, Relaxed);
         }
@@ -390,7 +444,7 @@ impl<'a> Table<'a> {
             let e = load(slot);
             if e.is_used() {
                 high = i + 1;
-                held += u32::from(e.is_held());
+                held += u32::from(e.counts_held());
                 released += u32::from(e.is_released());
             }
         }
@@ -466,7 +520,7 @@ impl<'a> Table<'a> {
     pub fn lookup(&self, token: u64) -> Option<(usize, Entry)> {
         let i = (token & INDEX_MASK) as usize;
         let e = self.entry(i);
-        (token != 0 && e.token == token && e.is_held()).then_some((i, e))
+        (token != 0 && token & FLAGS == 0 && e.token == token).then_some((i, e))
     }
 
     /// Notes a new lease ending at `deadline`, taken at `now`.
@@ -527,15 +581,61 @@ impl<'a> Table<'a> {
                 (!live).then_some(Counter::Abandoned)
             };
             match counter {
+                // False when an ack took it meanwhile: then it did not end.
                 Some(counter) => {
-                    self.commit(&self.counted(i, e.released(), counter));
-                    ended += 1;
+                    ended += usize::from(self.commit(&self.counted(i, e.released(), counter)))
                 }
                 None => next = next.min(e.deadline),
             }
         }
         self.state.check_at.store(next, Relaxed);
         Ok(ended)
+    }
+
+    /// Acks the live lease `token` without the lock: one compare-and-swap
+    /// on its slot's token (which a lock holder ending the lease races
+    /// with the same way), then a note for the next lock holder to free
+    /// the slot. Returns whether the lease was live.
+    pub fn ack(&self, token: u64) -> bool {
+        if token == 0 || token & FLAGS != 0 {
+            return false;
+        }
+        let slot = &self.slots[(token & INDEX_MASK) as usize];
+        let acked = slot
+            .token
+            .compare_exchange(token, token | ACKED, AcqRel, Relaxed)
+            .is_ok();
+        if acked {
+            self.state.reap.store(1, Release);
+        }
+        acked
+    }
+
+    /// Whether a slot may have been acked and not freed yet.
+    #[inline]
+    pub fn reap_due(&self) -> bool {
+        self.state.reap.load(Relaxed) != 0
+    }
+
+    /// Frees the slots acked since the last reap, counting each as acked
+    /// and popped; returns how many. Also run by every check of held
+    /// leases, for an acker that died before its note.
+    ///
+    /// # Errors
+    /// [`Error::Corrupted`] for an impossible slot.
+    pub fn reap(&self, head: u64, cursor: u64) -> Result<usize> {
+        self.state.reap.swap(0, AcqRel);
+        let mut freed = 0;
+        for i in 0..self.high() {
+            let e = self.entry(i);
+            if e.is_acked() {
+                self.check(i, &e, head, cursor)?;
+                let mut change = self.counted(i, Entry::default(), Counter::Acked);
+                change.total += 1;
+                freed += usize::from(self.commit(&change));
+            }
+        }
+        Ok(freed)
     }
 
     /// The used slots whose lease `holder` holds.

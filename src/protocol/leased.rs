@@ -3,7 +3,8 @@
 //! of held leases, and giving back the leases of a closing handle. Each runs
 //! under the consumer lock, like a plain pop.
 
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
+use std::sync::atomic::fence;
 use std::time::Duration;
 
 use super::{Handle, Held, Which};
@@ -92,7 +93,7 @@ impl Handle {
                 deadline: until,
                 ..e
             };
-            self.commit(&leases.counted(i, entry, Counter::Redelivered))?;
+            self.commit_unraced(&leases.counted(i, entry, Counter::Redelivered))?;
             entry
         } else {
             let Some(i) = leases.free_slot() else {
@@ -184,11 +185,45 @@ impl Handle {
 
     /// Applies a lease-table change, unless the segment was truncated
     /// under the handle (the writes may have gone to private zero pages).
-    fn commit(&self, change: &Change) -> Result<()> {
+    /// Returns whether it applied: `false` when a lock-free ack took the
+    /// slot first.
+    fn commit(&self, change: &Change) -> Result<bool> {
         if self.segment.entry().broken() {
-            return self.segment.check_whole();
+            self.segment.check_whole()?;
         }
-        self.leases().commit(change);
+        Ok(self.leases().commit(change))
+    }
+
+    /// [`Handle::commit`] of a change no ack can race with (the slot is
+    /// free, waiting for redelivery or acked).
+    fn commit_unraced(&self, change: &Change) -> Result<()> {
+        if self.commit(change)? {
+            return Ok(());
+        }
+        Err(Error::corrupted(
+            CorruptionCause::Leases,
+            format_args!("a lease slot changed under the consumer lock"),
+        ))
+    }
+
+    /// Under the consumer lock: frees the slots acked without the lock
+    /// (see [`crate::lease::Table::ack`]), moving `head` and waking who
+    /// waits for the storage or for a slot.
+    pub(super) fn reap_acked(&self) -> Result<()> {
+        if self.segment.entry().broken() {
+            self.segment.check_whole()?;
+        }
+        let h = self.header();
+        let was_at_limit = h.leases.at_limit();
+        let (head, cursor) = self.lease_range()?;
+        if self.leases().reap(head, cursor)? > 0 {
+            if self.release_storage()? {
+                Event(&h.not_full).notify();
+            }
+            if was_at_limit {
+                Event(&h.not_empty).notify();
+            }
+        }
         Ok(())
     }
 
@@ -212,7 +247,7 @@ impl Handle {
         take(sink, &self.ring, &record)?;
         let mut change = leases.counted(i, Entry::default(), Counter::Redelivered);
         change.total += 1;
-        self.commit(&change)?;
+        self.commit_unraced(&change)?;
         if e.pos == head {
             self.release_storage()?;
         }
@@ -227,6 +262,8 @@ impl Handle {
         if !leases.due(now) {
             return Ok(());
         }
+        // Also frees what an acker that died before its note acked.
+        self.reap_acked()?;
         let (head, cursor) = self.lease_range()?;
         let me = held.me;
         if leases.end_lapsed(now, head, cursor, |token| self.alive(token, me))? > 0 {
@@ -244,6 +281,11 @@ impl Handle {
     /// lock past [`SETTLE_LOCK_BOUND`]; [`Error::Interrupted`];
     /// [`Error::Corrupted`].
     pub fn settle(&self, token: u64, how: Settle) -> Result<()> {
+        if let Settle::Ack = how {
+            if self.ack_unlocked(token)? {
+                return Ok(());
+            }
+        }
         let deadline = Deadline::new(Some(SETTLE_LOCK_BOUND));
         let held = self.begin(Which::Consumer, &deadline, || {
             Error::errno("waiting for the consumer lock", libc::EBUSY)
@@ -262,47 +304,79 @@ impl Handle {
         };
         let h = self.header();
         if e.deadline <= now {
-            // Its time ran out before anyone checked: it has ended.
+            // Its time ran out before anyone checked: it has ended (unless
+            // an ack took it first; then it has ended too).
             self.commit(&leases.counted(i, e.released(), Counter::Expired))?;
             drop(held);
             Event(&h.not_empty).notify();
             return Err(ended());
         }
+        // A commit that does not apply lost the race to a lock-free ack.
         match how {
             Settle::Ack => {
-                let was_at_limit = h.leases.at_limit();
-                let mut change = leases.counted(i, Entry::default(), Counter::Acked);
-                change.total += 1;
-                self.commit(&change)?;
-                let freed = e.pos == head && self.release_storage()?;
-                drop(held);
-                if freed {
-                    Event(&h.not_full).notify();
+                // Sent here for a lease that looked expired, and extended
+                // since: ack it as the unlocked path would, and free it.
+                if !leases.ack(token) {
+                    return Err(ended());
                 }
-                if was_at_limit {
-                    // Leased pops may wait for a free slot.
-                    Event(&h.not_empty).notify();
-                }
+                self.reap_acked()?;
             }
             Settle::Nack => {
-                self.commit(&leases.counted(i, e.released(), Counter::Nacked))?;
+                if !self.commit(&leases.counted(i, e.released(), Counter::Nacked))? {
+                    return Err(ended());
+                }
                 drop(held);
                 Event(&h.not_empty).notify();
             }
             Settle::Extend(lease) => {
                 let now = sys::monotonic_ns();
                 let until = deadline_after(now, lease);
-                self.commit(&leases.change(
-                    i,
-                    Entry {
-                        deadline: until,
-                        ..e
-                    },
-                ))?;
+                let longer = Entry {
+                    deadline: until,
+                    ..e
+                };
+                if !self.commit(&leases.change(i, longer))? {
+                    return Err(ended());
+                }
                 leases.note_deadline(until, now);
             }
         }
         Ok(())
+    }
+
+    /// Acks the live lease `token` without the consumer lock (see
+    /// [`crate::lease::Table::ack`]). `Ok(false)` sends the caller to the
+    /// locked path: the lease's time has run out, which only that path
+    /// may record. When a producer waits for room or a leased pop for a
+    /// slot, frees the slot at once; otherwise the next consumer-lock
+    /// holder does.
+    fn ack_unlocked(&self, token: u64) -> Result<bool> {
+        if self.segment.entry().broken() {
+            self.segment.check_whole()?;
+        }
+        let leases = self.leases();
+        let Some((i, e)) = leases.lookup(token) else {
+            return Err(Error::LeaseEnded { token });
+        };
+        let (head, cursor) = self.lease_range()?;
+        leases.check(i, &e, head, cursor)?;
+        if e.deadline != u64::MAX && sys::monotonic_ns() >= e.deadline {
+            return Ok(false);
+        }
+        if !leases.ack(token) {
+            return Err(Error::LeaseEnded { token });
+        }
+        // Pairs with the fence of a waiter that registered before it
+        // looked at the note (see `sync::Event::wait_until`).
+        fence(SeqCst);
+        let h = self.header();
+        if h.not_full.waiting.load(Relaxed) != 0 || h.leases.at_limit() {
+            let deadline = Deadline::new(Some(Duration::ZERO));
+            // Beginning a consumer transaction reaps; a busy lock's holder
+            // reaps at its next one.
+            drop(self.begin(Which::Consumer, &deadline, || Error::Empty));
+        }
+        Ok(true)
     }
 
     /// The lease counters (see [`crate::Queue::lease_stats`]); ends lapsed
@@ -335,6 +409,7 @@ impl Handle {
         let leases = self.leases();
         let mine: Vec<(usize, Entry)> = leases.held_by(me).collect();
         for (i, e) in &mine {
+            // Not applied: acked meanwhile, nothing to give back.
             if self
                 .commit(&leases.counted(*i, e.released(), Counter::Abandoned))
                 .is_err()

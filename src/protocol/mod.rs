@@ -225,6 +225,11 @@ impl Handle {
         if took_over {
             self.repair(which, side, position);
         }
+        if let Which::Consumer = which {
+            if self.leases().reap_due() {
+                self.reap_acked()?;
+            }
+        }
         Ok(held)
     }
 
@@ -323,11 +328,16 @@ impl Handle {
                 Watch {
                     interrupt: &self.interrupt,
                     healthy: || self.segment.check_whole(),
-                    wake_at: |_| None,
+                    // Acked messages whose storage nobody freed yet.
+                    wake_at: |now| self.leases().reap_due().then_some(now),
                 },
             )?;
             if !waited {
-                return Err(Error::Full);
+                if deadline.spent() || !self.leases().reap_due() {
+                    return Err(Error::Full);
+                }
+                // Beginning a consumer transaction frees them.
+                drop(self.begin(Which::Consumer, &deadline, || Error::Full)?);
             }
             gather = false;
         }
