@@ -595,20 +595,22 @@ impl<'a> Table<'a> {
     /// Acks the live lease `token` without the lock: one compare-and-swap
     /// on its slot's token (which a lock holder ending the lease races
     /// with the same way), then a note for the next lock holder to free
-    /// the slot. Returns whether the lease was live.
-    pub fn ack(&self, token: u64) -> bool {
+    /// the slot. Returns `None` when the lease was not live, else whether
+    /// this ack wrote the note (the first since the last reap).
+    pub fn ack(&self, token: u64) -> Option<bool> {
         if token == 0 || token & FLAGS != 0 {
-            return false;
+            return None;
         }
         let slot = &self.slots[(token & INDEX_MASK) as usize];
         let acked = slot
             .token
             .compare_exchange(token, token | ACKED, AcqRel, Relaxed)
             .is_ok();
-        if acked {
+        if acked && self.state.reap.load(Relaxed) == 0 {
             self.state.reap.store(1, Release);
+            return Some(true);
         }
-        acked
+        acked.then_some(false)
     }
 
     /// Whether a slot may have been acked and not freed yet.

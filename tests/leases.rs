@@ -556,3 +556,37 @@ fn a_consumer_asleep_before_the_lease_existed_gets_it_when_it_expires() {
         }
     });
 }
+
+#[test]
+fn an_ack_alone_makes_room_for_a_blocked_producer() {
+    // Acks take no lock: the acked message's storage is freed by the next
+    // transaction of a consumer or, as here with no consumer left doing
+    // anything, by the producer that is short of room.
+    let q = TempQueue::new("lease-room");
+    let queue = open(&q.name, 64);
+    for _ in 0..4 {
+        queue.push(b"12345678", None).unwrap();
+    }
+    let leases: Vec<Lease> = (0..4)
+        .map(|_| queue.pop_leased(FOREVER, NO_WAIT).unwrap().into_parts().1)
+        .collect();
+    let other = open(&q.name, 64);
+    for round in 0..4 {
+        let blocked = std::thread::scope(|s| {
+            let pusher = s.spawn(|| {
+                let start = Instant::now();
+                let r = other.push(b"87654321", Some(Duration::from_secs(5)));
+                (r, start.elapsed())
+            });
+            std::thread::sleep(Duration::from_millis(50 + 50 * round as u64));
+            queue.ack(&leases[round]).unwrap();
+            pusher.join().unwrap()
+        });
+        let (pushed, waited) = blocked;
+        pushed.unwrap_or_else(|e| panic!("round {round}: {e}"));
+        assert!(waited < Duration::from_secs(1), "round {round}: {waited:?}");
+    }
+    let s = queue.stats().unwrap();
+    assert_eq!((s.len, s.popped_total, s.pushed_total), (4, 4, 8));
+    assert_eq!(queue.lease_stats().unwrap().acked_total, 4);
+}

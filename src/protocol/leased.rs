@@ -3,8 +3,7 @@
 //! of held leases, and giving back the leases of a closing handle. Each runs
 //! under the consumer lock, like a plain pop.
 
-use std::sync::atomic::Ordering::{Relaxed, SeqCst};
-use std::sync::atomic::fence;
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use super::{Handle, Held, Which};
@@ -316,7 +315,7 @@ impl Handle {
             Settle::Ack => {
                 // Sent here for a lease that looked expired, and extended
                 // since: ack it as the unlocked path would, and free it.
-                if !leases.ack(token) {
+                if leases.ack(token).is_none() {
                     return Err(ended());
                 }
                 self.reap_acked()?;
@@ -363,17 +362,22 @@ impl Handle {
         if e.deadline != u64::MAX && sys::monotonic_ns() >= e.deadline {
             return Ok(false);
         }
-        if !leases.ack(token) {
+        let Some(first) = leases.ack(token) else {
             return Err(Error::LeaseEnded { token });
-        }
-        // Pairs with the fence of a waiter that registered before it
-        // looked at the note (see `sync::Event::wait_until`).
-        fence(SeqCst);
+        };
         let h = self.header();
-        if h.not_full.waiting.load(Relaxed) != 0 || h.leases.at_limit() {
+        if first {
+            // A producer short of room frees the storage itself once it
+            // sees the note; one asleep since before it is woken. Pairs
+            // with the fence of a waiter that registered before it looked
+            // at the note (see `sync::Event::wait_until`).
+            Event(&h.not_full).notify();
+        }
+        if h.leases.at_limit() {
             let deadline = Deadline::new(Some(Duration::ZERO));
-            // Beginning a consumer transaction reaps; a busy lock's holder
-            // reaps at its next one.
+            // Beginning a consumer transaction reaps (and wakes leased
+            // pops waiting for a slot); a busy lock's holder reaps at its
+            // next one.
             drop(self.begin(Which::Consumer, &deadline, || Error::Empty));
         }
         Ok(true)

@@ -333,11 +333,14 @@ impl Handle {
                 },
             )?;
             if !waited {
-                if deadline.spent() || !self.leases().reap_due() {
+                if deadline.spent() {
                     return Err(Error::Full);
                 }
-                // Beginning a consumer transaction frees them.
-                drop(self.begin(Which::Consumer, &deadline, || Error::Full)?);
+                // Woken by the note of an ack: beginning a consumer
+                // transaction frees what was acked (unless another did).
+                if self.leases().reap_due() {
+                    drop(self.begin(Which::Consumer, &deadline, || Error::Full)?);
+                }
             }
             gather = false;
         }
