@@ -571,7 +571,7 @@ fn an_ack_alone_makes_room_for_a_blocked_producer() {
         .map(|_| queue.pop_leased(FOREVER, NO_WAIT).unwrap().into_parts().1)
         .collect();
     let other = open(&q.name, 64);
-    for round in 0..4 {
+    for (round, lease) in leases.iter().enumerate() {
         let blocked = std::thread::scope(|s| {
             let pusher = s.spawn(|| {
                 let start = Instant::now();
@@ -579,7 +579,7 @@ fn an_ack_alone_makes_room_for_a_blocked_producer() {
                 (r, start.elapsed())
             });
             std::thread::sleep(Duration::from_millis(50 + 50 * round as u64));
-            queue.ack(&leases[round]).unwrap();
+            queue.ack(lease).unwrap();
             pusher.join().unwrap()
         });
         let (pushed, waited) = blocked;
