@@ -21,6 +21,10 @@
 #ifndef WQ_HPP
 #define WQ_HPP
 
+#if !defined(__cplusplus) || (__cplusplus < 201703L && !(defined(_MSVC_LANG) && _MSVC_LANG >= 201703L))
+#error "wq.hpp needs C++17 or later (e.g. -std=c++17; in CMake: target_compile_features(<target> PRIVATE cxx_std_17)). C and older C++ can use the C API in wq.h."
+#else
+
 #include "wq.h"
 
 #include <chrono>
@@ -932,4 +936,5 @@ inline const char* version() noexcept { return wq_version(); }
 
 }  // namespace wq
 
+#endif  // C++17
 #endif  // WQ_HPP

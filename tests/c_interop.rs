@@ -489,6 +489,23 @@ fn header_compiles_as_cxx17_and_links_with_c_linkage() {
     assert_ran_ok("header_cxx", &out);
 }
 
+#[test]
+fn the_cxx_header_refuses_cxx14_with_a_message_naming_cxx17() {
+    let tool = compiler(true);
+    let out = tool
+        .to_command()
+        .args(["-std=c++14", "-fsyntax-only", "-I"])
+        .arg(repo().join("include"))
+        .arg(repo().join("tests/c/wq_hpp_cxx14.cpp"))
+        .output()
+        .expect("run the C++ compiler");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "compiled as C++14");
+    assert!(stderr.contains("wq.hpp needs C++17"), "{stderr}");
+    // One error, not a cascade from deep inside the header.
+    assert_eq!(stderr.matches("error:").count(), 1, "{stderr}");
+}
+
 // ---------------------------------------------------------------------------
 // A peer that holds the lock for ever (stopped with SIGSTOP mid-copy).
 
