@@ -522,7 +522,10 @@ pub unsafe extern "C" fn wq_push(
 
 /// Takes the message at the head of the queue into `buf` (capacity `cap`),
 /// waiting up to `timeout_ns` for one to arrive. On success `*out_len` is its
-/// length. `buf` may be NULL when `cap` is 0, to learn the next message's size.
+/// length. `buf` may be NULL when `cap` is 0, to learn the next message's
+/// size: a message longer than `cap` is `WQ_BUFFER_TOO_SMALL` and stays
+/// queued, so a zero-length message, which fits, is popped (`WQ_OK`,
+/// `*out_len` 0).
 ///
 /// # Errors
 /// `WQ_EMPTY` (nothing within the timeout), `WQ_BUFFER_TOO_SMALL` (`*out_len`
@@ -566,7 +569,8 @@ pub unsafe extern "C" fn wq_pop(
 /// `WQ_FULL` (not even the first fits within the timeout), `WQ_MESSAGE_TOO_LARGE`
 /// (the first is larger than the limit), `WQ_INVALID_ARGUMENT`, `WQ_CORRUPTED`,
 /// `WQ_INTERRUPTED`.
-/// Nothing is pushed on any error.
+/// Nothing is pushed on any error, and `*out_pushed` is then not written (as
+/// no output parameter is on failure).
 ///
 /// # Safety
 /// `q` live or NULL; `msgs` NULL (only with `count` 0) or valid for `count`
@@ -614,8 +618,11 @@ pub unsafe extern "C" fn wq_push_batch(
 /// Takes up to `max_msgs` messages from the head under one lock acquisition,
 /// waiting up to `timeout_ns` for the first. They are packed one after another
 /// into `buf` (capacity `cap`), message `i` at `spans[i].offset`, `spans[i].len`
-/// bytes; `*out_count` receives how many. It takes as many queued messages, in
-/// order, as fit in `buf` and `spans`, and at least one.
+/// bytes, with no padding between them (an offset is aligned only as the
+/// lengths before it make it: copy a message out before reading it as a
+/// struct); `*out_count` receives how many. It takes as many queued messages,
+/// in order, as fit in `buf` and `spans`, and at least one; a message waiting
+/// for redelivery (a lease that ended without an ack) comes alone.
 ///
 /// # Errors
 /// `WQ_EMPTY` (nothing within the timeout), `WQ_BUFFER_TOO_SMALL` (the first

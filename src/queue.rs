@@ -298,8 +298,10 @@ impl Queue {
 
     /// Takes up to `spans.len()` messages under one lock acquisition, waiting
     /// up to `timeout` for the first. They are packed into `buf`, message `i`
-    /// at `buf[spans[i].offset..][..spans[i].len]`; as many queued messages,
-    /// in order, as fit, and at least one. Returns how many.
+    /// at `buf[spans[i].offset..][..spans[i].len]` with no padding between
+    /// them; as many queued messages, in order, as fit, and at least one (a
+    /// message waiting for redelivery after a lease ended comes alone).
+    /// Returns how many.
     ///
     /// ```
     /// # use std::time::Duration;
