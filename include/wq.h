@@ -516,7 +516,9 @@ wq_status wq_remove(const char *name);
 const char *wq_status_str(wq_status s);
 
 /**
- * The calling thread's detail of its last failed wq call, or "" if none.
+ * The calling thread's detail of its last failed wq call, or "" if none:
+ * what went wrong, without the words of `wq_status_str` (print
+ * `"<call>: <wq_status_str(s)>: <wq_last_error()>"` to say each once).
  * The text stays valid until this thread's next failing wq call.
  */
 const char *wq_last_error(void);

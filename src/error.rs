@@ -137,6 +137,22 @@ pub enum CorruptionCause {
     Leases,
 }
 
+/// [`Error::detail`].
+struct Detail<'a>(&'a Error);
+
+impl fmt::Display for Detail<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Error::InvalidArgument(detail)
+            | Error::PermissionDenied(detail)
+            | Error::Internal(detail) => f.write_str(detail),
+            Error::Incompatible(e) => f.write_str(&e.detail),
+            Error::Corrupted(e) => f.write_str(&e.detail),
+            other => write!(f, "{other}"),
+        }
+    }
+}
+
 /// The detail of an [`Error::Incompatible`]: a typed cause and a text.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Incompatible {
@@ -168,6 +184,13 @@ impl fmt::Display for Corrupted {
 }
 
 impl Error {
+    /// The error's detail without the words that name its kind (which a
+    /// status text already says): what `wq_last_error()` returns, so that
+    /// `"<call>: <wq_status_str>: <wq_last_error>"` says each thing once.
+    pub fn detail(&self) -> impl fmt::Display + '_ {
+        Detail(self)
+    }
+
     /// The OS error number behind a [`Error::System`] failure, if any.
     pub fn raw_os_error(&self) -> Option<i32> {
         match self {

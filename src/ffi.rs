@@ -216,7 +216,7 @@ fn record(err: &Error) {
         let mut slot = slot.borrow_mut();
         slot.fixed = fixed;
         if fixed.is_none() {
-            slot.text.set(format_args!("{err}"));
+            slot.text.set(format_args!("{}", err.detail()));
         }
     });
 }
@@ -834,7 +834,9 @@ pub extern "C" fn wq_status_str(s: wq_status) -> *const c_char {
     text.as_ptr()
 }
 
-/// The calling thread's detail of its last failed wq call, or "" if none.
+/// The calling thread's detail of its last failed wq call, or "" if none:
+/// what went wrong, without the words of `wq_status_str` (print
+/// `"<call>: <wq_status_str(s)>: <wq_last_error()>"` to say each once).
 /// The text stays valid until this thread's next failing wq call.
 #[unsafe(no_mangle)]
 pub extern "C" fn wq_last_error() -> *const c_char {

@@ -98,6 +98,9 @@ void test_error_mapping() {
         CHECK(what.find("wq_open") == 0);
         CHECK(what.find(wq_status_str(WQ_INVALID_ARGUMENT)) != std::string::npos);
         CHECK(what.find(e.detail()) != std::string::npos);
+        // ... and the status text once: the detail does not repeat it.
+        const std::string status = wq_status_str(WQ_INVALID_ARGUMENT);
+        CHECK(what.find(status) == what.rfind(status));
     }
 }
 
