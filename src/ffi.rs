@@ -261,7 +261,8 @@ fn invalid(what: &str) -> Error {
     Error::invalid(format_args!("{what}"))
 }
 
-/// Converts a C timeout (negative = forever) to the Rust API's.
+/// Converts a C timeout or lease duration (negative = forever) to the Rust
+/// API's.
 fn timeout_from_ns(timeout_ns: i64) -> Option<Duration> {
     u64::try_from(timeout_ns).ok().map(Duration::from_nanos)
 }

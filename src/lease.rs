@@ -176,6 +176,13 @@ impl LeaseState {
         }
     }
 
+    /// Whether held leases are due for their check at `now`, as waiters
+    /// see it (the lock holder's own test, [`Table::due`], also takes a
+    /// date too far ahead for a scribble).
+    pub fn check_due(&self, now: u64) -> bool {
+        self.wake_at(now).is_some_and(|at| at <= now)
+    }
+
     /// Whether every slot may be in use (a hint): leased pops then wait.
     pub fn at_limit(&self) -> bool {
         let used = self

@@ -123,14 +123,10 @@ impl Drop for Readiness {
 /// the checks.
 fn signal_while_ready(h: &Header, shared: &Shared) {
     let published = || h.leases.takeable(h.tail.pos.load(Ordering::Acquire), false);
-    let check_due = || {
-        let now = sys::monotonic_ns();
-        h.leases.wake_at(now).is_some_and(|at| at <= now)
-    };
     let forever = Deadline::new(None);
     while shared.stop.load(Ordering::Acquire) == 0 {
         let rearm = shared.rearm.load(Ordering::Acquire);
-        if published() != 0 || check_due() {
+        if published() != 0 || h.leases.check_due(sys::monotonic_ns()) {
             sys::eventfd_signal(shared.fd.as_raw_fd());
             sys::futex_wait(&shared.rearm, rearm, &shared.stop, None);
             continue;

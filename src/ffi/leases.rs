@@ -45,11 +45,6 @@ pub struct wq_lease_stats {
 pub const WQ_LEASE_LIMIT: u32 = 4096;
 const _: () = assert!(WQ_LEASE_LIMIT as usize == crate::LEASE_LIMIT);
 
-/// Converts a C lease duration (negative = `WQ_FOREVER`, never by time).
-fn lease_from_ns(lease_ns: i64) -> Option<std::time::Duration> {
-    timeout_from_ns(lease_ns)
-}
-
 /// Reads a lease argument.
 ///
 /// # Safety
@@ -106,7 +101,7 @@ pub unsafe extern "C" fn wq_pop_leased(
         // SAFETY: the caller guarantees `buf` is writable for `cap` bytes.
         let buf = unsafe { buf_arg(buf, cap) }?;
         let result =
-            queue.pop_leased_into(buf, lease_from_ns(lease_ns), timeout_from_ns(timeout_ns));
+            queue.pop_leased_into(buf, timeout_from_ns(lease_ns), timeout_from_ns(timeout_ns));
         // SAFETY: `out_len` is non-NULL (checked above) and writable by contract.
         unsafe { write_len(out_len, result.as_ref().map(|(n, _)| *n)) };
         let (_, lease) = result?;
@@ -177,7 +172,7 @@ pub unsafe extern "C" fn wq_lease_extend(
     guard(|| {
         // SAFETY: the caller guarantees `q` is NULL or live, `lease` NULL or readable.
         let (queue, lease) = unsafe { (queue_arg(q)?, lease_arg(lease)?) };
-        queue.extend_lease(&lease, lease_from_ns(lease_ns))
+        queue.extend_lease(&lease, timeout_from_ns(lease_ns))
     })
 }
 

@@ -446,7 +446,6 @@ impl Handle {
     ) -> Result<bool> {
         let h = self.header();
         let published = || h.leases.takeable(h.tail.pos.load(Acquire), leasing);
-        let check_due = |now: u64| h.leases.wake_at(now).is_some_and(|at| at <= now);
         let waited = Event(&h.not_empty).wait_until(
             deadline,
             published,
@@ -461,7 +460,7 @@ impl Handle {
         if waited || !deadline.spent() {
             return Ok(true);
         }
-        if !*last_look && check_due(sys::monotonic_ns()) {
+        if !*last_look && h.leases.check_due(sys::monotonic_ns()) {
             *last_look = true;
             return Ok(true);
         }
