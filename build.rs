@@ -11,6 +11,7 @@ fn main() {
         PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     println!("cargo:rerun-if-changed=src/ffi.rs");
     println!("cargo:rerun-if-changed=src/ffi/leases.rs");
+    println!("cargo:rerun-if-changed=src/ffi/zerocopy.rs");
     println!("cargo:rerun-if-changed=cbindgen.toml");
     println!("cargo:rerun-if-changed=build.rs");
     // Tests compile C programs with the same compiler cargo would use.
@@ -35,6 +36,7 @@ fn main() {
         .with_config(config)
         .with_src(root.join("src/ffi.rs"))
         .with_src(root.join("src/ffi/leases.rs"))
+        .with_src(root.join("src/ffi/zerocopy.rs"))
         .generate()
         .expect("cbindgen can parse src/ffi.rs")
         .write(&mut generated);

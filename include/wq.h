@@ -611,6 +611,83 @@ wq_status wq_lease_extend(struct wq_queue *q, const struct wq_lease *lease, int6
  */
 wq_status wq_lease_stats_get(struct wq_queue *q, struct wq_lease_stats *out);
 
+/**
+ * Reserves room for a message of `len` bytes in one piece inside the
+ * queue's shared memory, waiting for it exactly as `wq_push` waits for
+ * room (same timeout rules), and sets `*out_buf` to it: the caller writes
+ * the message there, then publishes it with `wq_push_commit` or drops it
+ * with `wq_push_cancel`. Until then this handle holds the producers' side
+ * of the queue: other producers wait, consumers go on. The thread that
+ * reserved must commit or cancel before it pushes again: a push or
+ * reservation from it on this handle fails with `WQ_INVALID_ARGUMENT`,
+ * and on another handle of the same queue it would wait for itself. A
+ * process killed before it commits leaves nothing behind. Closing the
+ * handle cancels a reservation it holds.
+ *
+ * # Errors
+ * `WQ_FULL` when no room appeared in time; `WQ_MESSAGE_TOO_LARGE`;
+ * `WQ_INVALID_ARGUMENT` (NULL `q` or `out_buf`, or this thread already
+ * holds a reservation on `q`); `WQ_CORRUPTED`; `WQ_INTERRUPTED`.
+ *
+ * # Safety
+ * `q` live or NULL; `out_buf` NULL or writable. The bytes at `*out_buf`
+ * may be written until the commit or cancel, not after.
+ */
+wq_status wq_push_reserve(struct wq_queue *q, size_t len, void **out_buf, int64_t timeout_ns);
+
+/**
+ * Publishes the first `len` bytes of this handle's reservation (`len` may
+ * be less than was reserved) as one message and ends the reservation;
+ * waiting consumers are woken as by `wq_push`.
+ *
+ * # Errors
+ * `WQ_INVALID_ARGUMENT` when the handle holds no reservation or `len`
+ * exceeds it (the reservation then stays); `WQ_CORRUPTED` when the segment
+ * was truncated under the handle (the reservation ends, nothing is
+ * published).
+ *
+ * # Safety
+ * `q` live or NULL.
+ */
+wq_status wq_push_commit(struct wq_queue *q, size_t len);
+
+/**
+ * Ends this handle's reservation without publishing anything.
+ *
+ * # Errors
+ * `WQ_INVALID_ARGUMENT` when the handle holds no reservation.
+ *
+ * # Safety
+ * `q` live or NULL.
+ */
+wq_status wq_push_cancel(struct wq_queue *q);
+
+/**
+ * `wq_pop_leased` without the copy: leases the oldest message nobody
+ * holds under the same rules and sets `*out_buf` to where it lies in the
+ * queue's shared memory and `*out_len` to its length. The bytes stay the
+ * message's until its lease ends (`wq_ack`, `wq_nack`, its time, or the
+ * handle's close), and stay mapped until the handle is closed. They are
+ * shared memory: a peer process with write access to the queue could
+ * change them while they are read.
+ *
+ * # Errors
+ * As `wq_pop_leased`, without `WQ_BUFFER_TOO_SMALL`: `WQ_EMPTY`,
+ * `WQ_INVALID_ARGUMENT` (NULL `q`, `out_buf`, `out_len` or `out_lease`),
+ * `WQ_CORRUPTED`, `WQ_INTERRUPTED`.
+ *
+ * # Safety
+ * `q` live or NULL; `out_buf`, `out_len` and `out_lease` NULL or writable.
+ * The bytes at `*out_buf` must only be read, and not after the handle is
+ * closed.
+ */
+wq_status wq_pop_leased_view(struct wq_queue *q,
+                             const void **out_buf,
+                             size_t *out_len,
+                             struct wq_lease *out_lease,
+                             int64_t lease_ns,
+                             int64_t timeout_ns);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

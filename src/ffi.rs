@@ -21,11 +21,13 @@ use crate::error::{Error, FixedText};
 use crate::{OpenMode, Options, Queue, Span, Stats};
 
 mod leases;
+mod zerocopy;
 
 pub use leases::{
     WQ_LEASE_LIMIT, wq_ack, wq_lease, wq_lease_extend, wq_lease_stats, wq_lease_stats_get, wq_nack,
     wq_pop_leased,
 };
+pub use zerocopy::{wq_pop_leased_view, wq_push_cancel, wq_push_commit, wq_push_reserve};
 
 /// Result code of every fallible wq call. `WQ_OK` (0) is success.
 ///

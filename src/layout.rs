@@ -35,11 +35,19 @@ pub const CREATING: u32 = 0x4352_4541;
 /// `incompat` (a reader must understand every bit, or refuse the queue),
 /// `ro_compat` (a reader that does not understand a bit may only read; wq
 /// always writes, so it refuses too) and `compat` (may be ignored).
-pub const KNOWN_INCOMPAT: u32 = FEATURE_LEASES;
+pub const KNOWN_INCOMPAT: u32 = FEATURE_LEASES | FEATURE_CONTIGUOUS;
 /// Incompat feature: the queue has a lease table, and messages between
 /// `head` and the delivery cursor may still be leased (a reader that did
 /// not know would deliver them twice).
 pub const FEATURE_LEASES: u32 = 1;
+/// Incompat feature: no record wraps around the ring's end (a writer pads
+/// to the end first), so every message lies in one piece and can be
+/// handed out in place (zero-copy reservations and views); a writer that
+/// did not know would wrap records.
+pub const FEATURE_CONTIGUOUS: u32 = 2;
+/// The incompat features this library needs a queue to have: a queue
+/// made without one of them is refused.
+const REQUIRED_INCOMPAT: u32 = FEATURE_LEASES | FEATURE_CONTIGUOUS;
 /// See [`KNOWN_INCOMPAT`].
 pub const KNOWN_RO_COMPAT: u32 = 0;
 /// Offset of the identity table: right after the header page.
@@ -477,13 +485,17 @@ impl Header {
                 ),
             ));
         }
-        if incompat & FEATURE_LEASES == 0 {
+        let missing = REQUIRED_INCOMPAT & !incompat;
+        if missing != 0 {
             return Err(Error::incompatible(
-                IncompatibleCause::MissingFeatures {
-                    bits: FEATURE_LEASES,
-                },
+                IncompatibleCause::MissingFeatures { bits: missing },
                 format_args!(
-                    "the queue has no lease table: made by an early layout-2 wq (drain it with the wq that made it, or remove it)"
+                    "the queue lacks features this library needs (incompat {missing:#x}: {}): made by an early layout-2 wq (drain it with the wq that made it, or remove it)",
+                    if missing & FEATURE_LEASES != 0 {
+                        "no lease table"
+                    } else {
+                        "records may wrap around the ring's end"
+                    }
                 ),
             ));
         }

@@ -10,6 +10,8 @@
 //! and a task runs twice only when a lease on it ended without an ack
 //! (its worker died, was too slow, or gave it back).
 
+use std::fmt;
+use std::marker::PhantomData;
 use std::ops::Deref;
 use std::time::Duration;
 
@@ -17,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::lease::{Lease, LeaseStats};
 use crate::protocol::Settle;
 use crate::queue::Queue;
-use crate::sink::{IntoSlice, IntoVec};
+use crate::sink::{InPlace, IntoSlice, IntoVec};
 
 /// A message popped under a lease: its bytes, and the lease to settle.
 /// Dropping it without [`Leased::ack`] gives the message back (a nack), so
@@ -40,16 +42,50 @@ use crate::sink::{IntoSlice, IntoVec};
 /// # Queue::remove(&name)?;
 /// # Ok::<(), wq::Error>(())
 /// ```
+///
+/// The bytes are a copy (`Vec<u8>`), or with [`Queue::pop_leased_view`]
+/// the message where it lies in the queue ([`LeasedView`]).
 #[derive(Debug)]
 #[must_use = "a lease that is dropped gives its message back"]
-pub struct Leased<'q> {
+pub struct Leased<'q, B: Deref<Target = [u8]> = Vec<u8>> {
     queue: &'q Queue,
-    bytes: Vec<u8>,
+    bytes: B,
     lease: Lease,
     settled: bool,
 }
 
-impl Leased<'_> {
+/// A message leased without a copy ([`Queue::pop_leased_view`]): a
+/// [`Leased`] whose bytes are the message in the queue's shared memory.
+pub type LeasedView<'q> = Leased<'q, SharedBytes<'q>>;
+
+/// A message's bytes in the queue's shared memory, valid (mapped) as long
+/// as the queue handle. They stay the message's while its lease is live;
+/// after it ends (acked, nacked, timed out) the queue may reuse them. A
+/// peer process with write access to the queue could change them while
+/// they are read: treat them as input, as any message.
+pub struct SharedBytes<'q> {
+    ptr: *const u8,
+    len: usize,
+    queue: PhantomData<&'q Queue>,
+}
+
+impl Deref for SharedBytes<'_> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        // SAFETY: `ptr` points at `len` bytes of the queue's mapping (a
+        // record validated in one piece by the leased pop), which stays
+        // mapped while the borrowed queue handle lives.
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
+}
+
+impl fmt::Debug for SharedBytes<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SharedBytes({} bytes)", self.len)
+    }
+}
+
+impl<B: Deref<Target = [u8]>> Leased<'_, B> {
     /// The message.
     pub fn bytes(&self) -> &[u8] {
         &self.bytes
@@ -100,20 +136,22 @@ impl Leased<'_> {
     /// The message and its lease, without the guard: the lease stays live
     /// until settled through [`Queue::ack`] / [`Queue::nack`] (by any
     /// handle), until it times out, or until this handle closes.
-    pub fn into_parts(mut self) -> (Vec<u8>, Lease) {
-        self.settled = true;
-        (std::mem::take(&mut self.bytes), self.lease)
+    pub fn into_parts(self) -> (B, Lease) {
+        let this = std::mem::ManuallyDrop::new(self);
+        // SAFETY: `this` is never used or dropped again, so its bytes are
+        // moved out exactly once; the rest of it is references and plain data.
+        (unsafe { std::ptr::read(&this.bytes) }, this.lease)
     }
 }
 
-impl Deref for Leased<'_> {
+impl<B: Deref<Target = [u8]>> Deref for Leased<'_, B> {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
         &self.bytes
     }
 }
 
-impl Drop for Leased<'_> {
+impl<B: Deref<Target = [u8]>> Drop for Leased<'_, B> {
     fn drop(&mut self) {
         if !self.settled {
             // A lease that already ended needs nothing; any other failure
@@ -145,6 +183,47 @@ impl Queue {
         Ok(Leased {
             queue: self,
             bytes: sink.0,
+            lease,
+            settled: false,
+        })
+    }
+
+    /// [`Queue::pop_leased`] without the copy: the message is handed out
+    /// where it lies in the queue's shared memory (see [`SharedBytes`]),
+    /// for large messages read in place.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use wq::{Options, Queue};
+    /// # let name = format!("wq-doc-{}-{}", std::process::id(), line!());
+    /// # let q = Queue::open(&name, &Options { capacity: 1 << 20, ..Options::default() })?;
+    /// q.push(&[7u8; 65536], None)?;
+    /// let view = q.pop_leased_view(Some(Duration::from_secs(30)), None)?;
+    /// assert!(view.iter().all(|&b| b == 7));
+    /// view.ack()?;
+    /// # Queue::remove(&name)?;
+    /// # Ok::<(), wq::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Queue::pop_leased`].
+    pub fn pop_leased_view(
+        &self,
+        lease: Option<Duration>,
+        timeout: Option<Duration>,
+    ) -> Result<LeasedView<'_>> {
+        let mut place = InPlace {
+            ptr: std::ptr::null(),
+            len: 0,
+        };
+        let lease = self.handle().pop_leased(&mut place, lease, timeout)?;
+        Ok(Leased {
+            queue: self,
+            bytes: SharedBytes {
+                ptr: place.ptr,
+                len: place.len,
+                queue: PhantomData,
+            },
             lease,
             settled: false,
         })

@@ -43,6 +43,7 @@ mod options;
 mod protocol;
 mod queue;
 mod readiness;
+mod reservation;
 mod ring;
 mod segment;
 mod sink;
@@ -51,10 +52,11 @@ mod sys;
 
 pub use error::{Corrupted, CorruptionCause, Error, Incompatible, IncompatibleCause, Result};
 pub use lease::{Lease, LeaseStats};
-pub use leased::Leased;
+pub use leased::{Leased, LeasedView, SharedBytes};
 pub use options::{DEFAULT_CAPACITY, DEFAULT_MODE, OpenMode, Options};
 pub use protocol::Stats;
 pub use queue::Queue;
+pub use reservation::Reservation;
 pub use segment::MAX_NAME_LEN;
 
 /// How many messages of one queue may be leased or waiting for redelivery

@@ -1,16 +1,18 @@
-//! The message storage: a byte ring of records that may wrap around its end.
+//! The message storage: a byte ring of records.
 //!
 //! A record is an 8-byte little-endian header word — the length `len` in
 //! bits 0..32, the record's kind in bits 32..40, a state byte in bits 40..48
-//! (reserved for leases: 0 today) and a 16-bit check (the complement of the
-//! length's low half) in bits 48..64 — followed by `len` bytes, padded to a
-//! multiple of 8. A
-//! *message* record carries one message; a *padding* record fills the ring
-//! up to its end, so that a writer that needs contiguous bytes (zero-copy)
-//! can skip the wrap point: readers step over it. Positions are monotonic `u64` byte counts; a record starts
-//! at `pos % capacity` and its bytes continue at offset 0 when they reach the
-//! end. Records are only ever made visible by publishing a position (see
-//! `queue`), so a reader never sees a half-written record.
+//! (reserved: 0 today) and a 16-bit check (the complement of the length's
+//! low half) in bits 48..64 — followed by `len` bytes, padded to a multiple
+//! of 8. A *message* record carries one message; a *padding* record fills
+//! the ring up to its end. No record wraps around the ring's end (the
+//! layout feature `FEATURE_CONTIGUOUS`): a writer whose record would cross
+//! it writes padding up to the end first and the record at offset 0, and
+//! readers step over the padding. Every message therefore lies in one
+//! piece, which is what lets zero-copy reservations and views hand it out
+//! in place. Positions are monotonic `u64` byte counts; a record starts at
+//! `pos % capacity`. Records are only ever made visible by publishing a
+//! position (see `protocol`), so a reader never sees a half-written record.
 
 use crate::error::{CorruptionCause, Error, Result};
 use crate::layout::{ALIGN, RECORD_HEADER};
@@ -132,64 +134,70 @@ impl Ring {
         unsafe { self.base.add(at as usize).cast::<u64>() }
     }
 
-    /// Offset of the message bytes of the record at offset `at`.
+    /// Bytes of padding a record of `size` bytes at `pos` needs before it
+    /// so as not to cross the ring's end: 0 when it fits where it is, else
+    /// the bytes up to the end (the record then starts at offset 0).
     #[inline]
-    fn body_offset(&self, at: u64) -> u64 {
-        let body = at + RECORD_HEADER;
-        if body == self.capacity { 0 } else { body }
-    }
-
-    /// Copies `src` into the ring from offset `at` (< capacity), wrapping at
-    /// the end. The caller owns those bytes (producer lock, free space).
-    #[inline]
-    fn copy_in(&self, at: u64, src: &[u8]) {
-        let first = (self.capacity - at).min(src.len() as u64) as usize;
-        // SAFETY: `at < capacity` and `first <= capacity - at`, so the first
-        // copy stays inside the mapping; the rest (smaller than the ring, as
-        // every record is) starts at offset 0. `src` is caller memory.
-        unsafe {
-            copy_bytes(src.as_ptr(), self.base.add(at as usize), first);
-            if first < src.len() {
-                std::ptr::copy_nonoverlapping(
-                    src.as_ptr().add(first),
-                    self.base,
-                    src.len() - first,
-                );
-            }
+    pub fn padding_before(&self, pos: u64, size: u64) -> u64 {
+        let at = self.offset(pos);
+        if at + size <= self.capacity {
+            0
+        } else {
+            self.capacity - at
         }
     }
 
-    /// Copies ring bytes from offset `at` (< capacity) into `dst`, wrapping
-    /// at the end. The caller owns those bytes (consumer lock, published).
+    /// Writes a padding record from `pos` up to the ring's end. The caller
+    /// owns those bytes (producer lock, free space) and got their count,
+    /// at most one record, from [`Ring::padding_before`].
     #[inline]
-    fn copy_out(&self, at: u64, dst: &mut [u8]) {
-        let first = (self.capacity - at).min(dst.len() as u64) as usize;
-        // SAFETY: as in copy_in, both source ranges lie inside the mapping;
-        // `dst` is caller memory, never the ring itself.
+    pub fn write_padding(&self, pos: u64) {
+        let at = self.offset(pos);
+        let len = (self.capacity - at - RECORD_HEADER) as u32;
+        // SAFETY: header_ptr is in bounds and aligned; the producer lock
+        // holder owns the free bytes it writes.
         unsafe {
-            copy_bytes(self.base.add(at as usize), dst.as_mut_ptr(), first);
-            if first < dst.len() {
-                std::ptr::copy_nonoverlapping(
-                    self.base,
-                    dst.as_mut_ptr().add(first),
-                    dst.len() - first,
-                );
-            }
-        }
+            self.header_ptr(at)
+                .write(header_word(len, KIND_PADDING).to_le())
+        };
+    }
+
+    /// Where the bytes of a record of `len` bytes at `pos` go: a pointer to
+    /// `len` bytes inside the mapping, for a caller that checked with
+    /// [`Ring::padding_before`] that the record does not cross the end.
+    #[inline]
+    pub fn body_at(&self, pos: u64, len: u64) -> *mut u8 {
+        let body = self.offset(pos) + RECORD_HEADER;
+        debug_assert!(body + len <= self.capacity);
+        // SAFETY: `body <= capacity` (the header fits before the end), so
+        // the pointer is inside the mapping or one past its end.
+        unsafe { self.base.add(body as usize) }
+    }
+
+    /// Writes the header of a message record of `len` bytes at `pos`
+    /// (whose bytes are in place); returns the record's length.
+    #[inline]
+    pub fn write_header(&self, pos: u64, len: u32) -> u64 {
+        // SAFETY: header_ptr is in bounds and aligned; the producer lock
+        // holder owns the free bytes it writes.
+        unsafe {
+            self.header_ptr(self.offset(pos))
+                .write(header_word(len, KIND_MESSAGE).to_le())
+        };
+        record_len(u64::from(len))
     }
 
     /// Writes a whole record for `msg` at `pos`; returns the record's length.
-    /// The caller has checked that `record_len(msg.len())` bytes are free.
+    /// The caller has checked that `record_len(msg.len())` bytes are free
+    /// and, with [`Ring::padding_before`], that they do not cross the end.
     #[inline]
     pub fn write_record(&self, pos: u64, msg: &[u8]) -> u64 {
-        let len = msg.len() as u32;
-        let header = header_word(len, KIND_MESSAGE);
-        let at = self.offset(pos);
-        // SAFETY: header_ptr is in bounds and aligned; the producer lock
-        // holder owns the free bytes it writes.
-        unsafe { self.header_ptr(at).write(header.to_le()) };
-        self.copy_in(self.body_offset(at), msg);
-        record_len(u64::from(len))
+        let dst = self.body_at(pos, msg.len() as u64);
+        // SAFETY: `dst` has `msg.len()` bytes inside the mapping (checked by
+        // the caller, see above), owned by the producer lock holder; `msg`
+        // is caller memory, never the ring.
+        unsafe { copy_bytes(msg.as_ptr(), dst, msg.len()) };
+        self.write_header(pos, msg.len() as u32)
     }
 
     /// Reads and validates the header of the record at `pos`, of which
@@ -209,29 +217,40 @@ impl Ring {
         let tag = (header >> 32) as u32 & KIND_AND_CHECK;
         let size = record_len(len64);
         let fits = size <= available;
-        let padding = if tag == kind_and_check(len, KIND_MESSAGE) && len64 <= max_len && fits {
-            false
-        } else if tag == kind_and_check(len, KIND_PADDING)
-            && fits
-            && at + RECORD_HEADER + len64 == self.capacity
-        {
-            true
-        } else {
-            return Err(bad_record(pos, header, available));
-        };
+        let room = self.capacity - at;
+        let padding =
+            if tag == kind_and_check(len, KIND_MESSAGE) && len64 <= max_len && fits && size <= room
+            {
+                false
+            } else if tag == kind_and_check(len, KIND_PADDING) && fits && size == room {
+                true
+            } else {
+                return Err(bad_record(pos, header, available));
+            };
         Ok(Record {
             len: len64,
             size,
             padding,
-            body: self.body_offset(at),
+            body: at + RECORD_HEADER,
         })
+    }
+
+    /// The bytes of the message of a record validated by
+    /// [`Ring::read_header`]: `record.len` bytes inside the mapping.
+    #[inline]
+    pub fn message_ptr(&self, record: &Record) -> *const u8 {
+        // SAFETY: read_header checked `body + len <= capacity`, so the
+        // pointer is inside the mapping or one past its end.
+        unsafe { self.base.add(record.body as usize) }
     }
 
     /// Copies the message of `record` (of `record.len` bytes, as long as
     /// `dst`) into `dst`.
     #[inline]
     pub fn read_message(&self, record: &Record, dst: &mut [u8]) {
-        self.copy_out(record.body, dst);
+        // SAFETY: the record's bytes lie inside the mapping (read_header),
+        // `dst` has as many and is caller memory, never the ring itself.
+        unsafe { copy_bytes(self.message_ptr(record), dst.as_mut_ptr(), dst.len()) };
     }
 }
 
@@ -298,6 +317,11 @@ mod tests {
         f(&ring);
     }
 
+    fn set_byte(ring: &Ring, at: usize, value: u8) {
+        // SAFETY: the tests' rings hold more than `at` bytes.
+        unsafe { ring.base.add(at).write(value) };
+    }
+
     #[test]
     fn record_lengths_are_padded() {
         assert_eq!(record_len(0), 8);
@@ -307,25 +331,55 @@ mod tests {
     }
 
     #[test]
-    fn records_round_trip_across_the_wrap_point() {
+    fn records_round_trip_and_never_cross_the_end() {
         // A power-of-two capacity (masked offsets) and another (divided).
         for capacity in [64usize, 72] {
             with_ring(capacity, |ring| {
                 let cap = capacity as u64;
-                // Header at the very end, payload wrapping, and later laps.
-                for start in [0u64, 40, 48, cap - 16, cap - 8, cap + cap - 8, 5 * cap + 16] {
-                    let msg: Vec<u8> = (0..37u8).collect();
-                    let n = ring.write_record(start, &msg);
-                    assert_eq!(n, record_len(37));
-                    let record = ring.read_header(start, n, 56).unwrap();
-                    assert_eq!(record.size, n);
-                    assert_eq!(record.len, 37);
-                    let mut out = vec![0u8; record.len as usize];
+                for start in [0u64, 8, 16, cap - 16, cap - 8, cap + cap - 8, 5 * cap + 16] {
+                    let msg: Vec<u8> = (0..21u8).collect();
+                    let size = record_len(21);
+                    let pad = ring.padding_before(start, size);
+                    let at = start % cap;
+                    if at + size <= cap {
+                        assert_eq!(pad, 0, "capacity {capacity}, start {start}");
+                    } else {
+                        assert_eq!(pad, cap - at, "capacity {capacity}, start {start}");
+                        ring.write_padding(start);
+                        let padding = ring.read_header(start, pad, 56).unwrap();
+                        assert!(padding.padding);
+                        assert_eq!(padding.size, pad);
+                    }
+                    let pos = start + pad;
+                    assert_eq!(ring.write_record(pos, &msg), size);
+                    let record = ring.read_header(pos, size, 56).unwrap();
+                    assert_eq!((record.size, record.len, record.padding), (size, 21, false));
+                    let mut out = vec![0u8; 21];
                     ring.read_message(&record, &mut out);
                     assert_eq!(out, msg, "capacity {capacity}, start {start}");
                 }
             });
         }
+    }
+
+    #[test]
+    fn a_record_that_would_cross_the_end_is_corruption() {
+        with_ring(64, |ring| {
+            // A 24-byte message record at offset 48 would end at 72.
+            // SAFETY: offset 48 is an aligned header slot inside the ring.
+            unsafe {
+                ring.header_ptr(48)
+                    .write(header_word(16, KIND_MESSAGE).to_le())
+            };
+            assert!(ring.read_header(48, 64, 56).is_err());
+            // An empty one at the very end is fine.
+            // SAFETY: offset 56 is an aligned header slot inside the ring.
+            unsafe {
+                ring.header_ptr(56)
+                    .write(header_word(0, KIND_MESSAGE).to_le())
+            };
+            assert_eq!(ring.read_header(56, 8, 56).unwrap().size, 8);
+        });
     }
 
     #[test]
@@ -355,13 +409,13 @@ mod tests {
                 ring.read_header(0, n, 4),
                 Err(Error::Corrupted(_))
             ));
-            ring.copy_in(4, &[9]); // an unknown kind
+            set_byte(ring, 4, 9); // an unknown kind
             assert!(matches!(
                 ring.read_header(0, n, 56),
                 Err(Error::Corrupted(_))
             ));
             ring.write_record(0, b"hello");
-            ring.copy_in(7, &[0]); // the check
+            set_byte(ring, 7, 0); // the check
             assert!(matches!(
                 ring.read_header(0, n, 56),
                 Err(Error::Corrupted(_))

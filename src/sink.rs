@@ -1,5 +1,9 @@
 //! Where popped messages go: the caller's buffer, a new `Vec`, or a batch
-//! of [`Span`]s packed into one buffer.
+//! of [`Span`]s packed into one buffer; or, for a leased pop, nowhere: the
+//! message is seen in place ([`InPlace`]).
+
+use crate::error::{Error, Result};
+use crate::ring::{Record, Ring};
 
 /// Where [`Queue::pop_batch`](crate::Queue::pop_batch) put one message: `buf[offset..offset + len]`.
 #[repr(C)]
@@ -70,5 +74,42 @@ impl Sink for IntoBatch<'_> {
     }
     fn room(&self) -> usize {
         self.buf.len() - self.used
+    }
+}
+
+/// How a leased pop takes its one message: copied out into a [`Sink`], or
+/// seen where it lies ([`InPlace`]).
+pub(crate) trait Take {
+    /// Takes the message of `record`, validated and published.
+    ///
+    /// # Errors
+    /// [`Error::BufferTooSmall`] when a sink has no room for it.
+    fn take(&mut self, ring: &Ring, record: &Record) -> Result<()>;
+}
+
+impl<S: Sink> Take for S {
+    fn take(&mut self, ring: &Ring, record: &Record) -> Result<()> {
+        let Some(dst) = self.place(0, record.len as usize) else {
+            return Err(Error::BufferTooSmall {
+                needed: record.len,
+                cap: self.room() as u64,
+            });
+        };
+        ring.read_message(record, dst);
+        Ok(())
+    }
+}
+
+/// The message in the segment: where it starts and its length.
+pub(crate) struct InPlace {
+    pub ptr: *const u8,
+    pub len: usize,
+}
+
+impl Take for InPlace {
+    fn take(&mut self, ring: &Ring, record: &Record) -> Result<()> {
+        self.ptr = ring.message_ptr(record);
+        self.len = record.len as usize;
+        Ok(())
     }
 }

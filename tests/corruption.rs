@@ -185,6 +185,26 @@ fn a_layout_1_queue_is_incompatible_and_says_so() {
 }
 
 #[test]
+fn a_queue_made_without_a_needed_feature_is_incompatible_and_says_which() {
+    // incompat bit 0: the lease table; bit 1: records never wrap the ring.
+    for (bits, cleared, says) in [(1u32, 2u32, "records may wrap"), (2, 1, "no lease table")] {
+        let q = TempQueue::new("features");
+        drop(create(&q.name, 1 << 16));
+        map_file(&q.path())[16..20].copy_from_slice(&bits.to_le_bytes());
+        match Queue::open(&q.name, &Options::default()) {
+            Err(Error::Incompatible(e)) => {
+                assert_eq!(
+                    e.cause,
+                    wq::IncompatibleCause::MissingFeatures { bits: cleared }
+                );
+                assert!(e.detail.contains(says), "{e}");
+            }
+            other => panic!("a queue without feature {cleared:#x} opened as {other:?}"),
+        }
+    }
+}
+
+#[test]
 fn impossible_positions_are_corruption_not_a_crash() {
     // The producers read only head and tail: a scribbled delivery cursor
     // is the consumers' to find.

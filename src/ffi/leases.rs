@@ -21,6 +21,16 @@ pub struct wq_lease {
     pub reserved: u32,
 }
 
+impl From<Lease> for wq_lease {
+    fn from(lease: Lease) -> wq_lease {
+        wq_lease {
+            token: lease.token,
+            deliveries: lease.deliveries,
+            reserved: 0,
+        }
+    }
+}
+
 /// A snapshot of a queue's lease counters, filled by `wq_lease_stats_get`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
@@ -106,13 +116,7 @@ pub unsafe extern "C" fn wq_pop_leased(
         unsafe { write_len(out_len, result.as_ref().map(|(n, _)| *n)) };
         let (_, lease) = result?;
         // SAFETY: `out_lease` is non-NULL (checked above) and writable by contract.
-        unsafe {
-            *out_lease = wq_lease {
-                token: lease.token,
-                deliveries: lease.deliveries,
-                reserved: 0,
-            }
-        };
+        unsafe { *out_lease = wq_lease::from(lease) };
         Ok(())
     })
 }

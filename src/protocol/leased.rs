@@ -11,7 +11,7 @@ use crate::error::{CorruptionCause, Error, Result};
 use crate::layout::Counter;
 use crate::lease::{Change, Entry, Lease, LeaseStats};
 use crate::ring::{self, Record};
-use crate::sink::Sink;
+use crate::sink::{Sink, Take};
 use crate::sync::{Deadline, Event};
 use crate::sys;
 
@@ -41,9 +41,9 @@ impl Handle {
     /// Pops the oldest message nobody holds into `sink` under a lease of
     /// `lease` (`None`: until settled or its holder goes), waiting up to
     /// `timeout` for one (see [`crate::Queue::pop_leased_into`]).
-    pub fn pop_leased<S: Sink>(
+    pub fn pop_leased<T: Take>(
         &self,
-        sink: &mut S,
+        sink: &mut T,
         lease: Option<Duration>,
         timeout: Option<Duration>,
     ) -> Result<Lease> {
@@ -65,9 +65,9 @@ impl Handle {
     /// there is one, else the one at the cursor if a slot is free. `None`
     /// when there is none (with `gather`, also when less than a few cache
     /// lines are published, as for a plain pop).
-    fn pop_leased_locked<S: Sink>(
+    fn pop_leased_locked<T: Take>(
         &self,
-        sink: &mut S,
+        sink: &mut T,
         lease: Option<Duration>,
         deadline: &Deadline,
         gather: bool,
@@ -84,7 +84,7 @@ impl Handle {
         let (head, cursor) = self.lease_range()?;
         let entry = if let Some((i, e)) = leases.oldest_released(head, cursor)? {
             let record = self.released_record(&e, cursor)?;
-            take(sink, &self.ring, &record)?;
+            sink.take(&self.ring, &record)?;
             let entry = Entry {
                 token: leases.issue(i),
                 holder: held.me,
@@ -101,7 +101,7 @@ impl Handle {
             let Some((pos, record)) = self.next_at_cursor(&held, cursor, gather)? else {
                 return Ok(None);
             };
-            take(sink, &self.ring, &record)?;
+            sink.take(&self.ring, &record)?;
             let entry = Entry {
                 token: leases.issue(i),
                 pos,
@@ -243,7 +243,7 @@ impl Handle {
             return Ok(None);
         };
         let record = self.released_record(&e, cursor)?;
-        take(sink, &self.ring, &record)?;
+        sink.take(&self.ring, &record)?;
         let mut change = leases.counted(i, Entry::default(), Counter::Redelivered);
         change.total += 1;
         self.commit_unraced(&change)?;
@@ -426,16 +426,4 @@ impl Handle {
             Event(&self.header().not_empty).notify();
         }
     }
-}
-
-/// Copies the message of `record` into `sink` as message 0.
-fn take<S: Sink>(sink: &mut S, ring: &ring::Ring, record: &Record) -> Result<()> {
-    let Some(dst) = sink.place(0, record.len as usize) else {
-        return Err(Error::BufferTooSmall {
-            needed: record.len,
-            cap: sink.room() as u64,
-        });
-    };
-    ring.read_message(record, dst);
-    Ok(())
 }

@@ -22,7 +22,7 @@
 use std::os::fd::{OwnedFd, RawFd};
 use std::sync::Mutex;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize};
 use std::time::Duration;
 
 use crate::error::{Error, Result};
@@ -39,6 +39,7 @@ use crate::sync::{Deadline, Event, Watch};
 use crate::sys;
 
 mod leased;
+mod reserve;
 
 pub use leased::Settle;
 
@@ -94,6 +95,18 @@ pub struct Handle {
     /// Whether `readiness` may hold one (read by every pop that finds the
     /// queue empty, so that handles without one pay nothing).
     has_readiness: AtomicBool,
+    /// The zero-copy push this handle holds the producers' lock for.
+    reservation: Mutex<Option<reserve::Reservation>>,
+    /// The thread that made it (0: none), so that its own pushes fail
+    /// instead of waiting for it.
+    reserver: AtomicUsize,
+}
+
+/// Where a producer transaction writes: the position after what it wrote,
+/// and the bytes in use before it (as of the last look at the head).
+struct Space {
+    pos: u64,
+    used: u64,
 }
 
 /// A side transaction in progress: the side's lock, held; released on drop.
@@ -139,6 +152,8 @@ impl Handle {
             transactions: AtomicU32::new(0),
             readiness: Mutex::new(None),
             has_readiness: AtomicBool::new(false),
+            reservation: Mutex::new(None),
+            reserver: AtomicUsize::new(0),
         })
     }
 
@@ -300,10 +315,9 @@ impl Handle {
         msgs: &[M],
         timeout: Option<Duration>,
     ) -> Result<usize> {
+        self.refuse_while_reserving()?;
         let h = self.header();
         let first_len = msgs.first().map_or(0, |m| m.as_ref().len() as u64);
-        let need = record_len(first_len);
-        let capacity = self.geometry.capacity;
         let deadline = Deadline::new(timeout);
         let mut gather = timeout != Some(Duration::ZERO);
         loop {
@@ -312,38 +326,56 @@ impl Handle {
                 Event(&h.not_empty).notify();
                 return Ok(pushed);
             }
-            // Bytes of room; tail first: a head read later can only be further
-            // on. Impossible positions count as room: the locked path reports them.
-            let room = || {
-                let tail = h.tail.pos.load(Acquire);
-                ring::used(h.head.pos.load(Acquire), tail, capacity)
-                    .map_or(capacity, |used| capacity - used)
-            };
-            let plenty = need.saturating_add(GATHER_BYTES).min(capacity);
-            let waited = Event(&h.not_full).wait_until(
-                &deadline,
-                room,
-                need,
-                plenty,
-                Watch {
-                    interrupt: &self.interrupt,
-                    healthy: || self.segment.check_whole(),
-                    // Acked messages whose storage nobody freed yet.
-                    wake_at: |now| self.leases().reap_due().then_some(now),
-                },
-            )?;
-            if !waited {
-                if deadline.spent() {
-                    return Err(Error::Full);
-                }
-                // Woken by the note of an ack: beginning a consumer
-                // transaction frees what was acked (unless another did).
-                if self.leases().reap_due() {
-                    drop(self.begin(Which::Consumer, &deadline, || Error::Full)?);
-                }
-            }
+            self.wait_for_room(&deadline, record_len(first_len))?;
             gather = false;
         }
+    }
+
+    /// Waits until a record of `size` bytes may fit after the tail
+    /// (padding included), or acked messages wait for their storage to be
+    /// freed (which it then frees).
+    ///
+    /// # Errors
+    /// [`Error::Full`] once the deadline passed; [`Error::Interrupted`];
+    /// those of checking the segment.
+    fn wait_for_room(&self, deadline: &Deadline, size: u64) -> Result<()> {
+        let h = self.header();
+        let capacity = self.geometry.capacity;
+        // At most the whole ring: an empty queue always lets its first
+        // record through (see `place_record`).
+        let tail = h.tail.pos.load(Acquire);
+        let need = (self.ring.padding_before(tail, size) + size).min(capacity);
+        // Bytes of room; tail first: a head read later can only be further
+        // on. Impossible positions count as room: the locked path reports them.
+        let room = || {
+            let tail = h.tail.pos.load(Acquire);
+            ring::used(h.head.pos.load(Acquire), tail, capacity)
+                .map_or(capacity, |used| capacity - used)
+        };
+        let plenty = need.saturating_add(GATHER_BYTES).min(capacity);
+        let waited = Event(&h.not_full).wait_until(
+            deadline,
+            room,
+            need,
+            plenty,
+            Watch {
+                interrupt: &self.interrupt,
+                healthy: || self.segment.check_whole(),
+                // Acked messages whose storage nobody freed yet.
+                wake_at: |now| self.leases().reap_due().then_some(now),
+            },
+        )?;
+        if !waited {
+            // Woken by the note of an ack, or out of time with acked
+            // messages holding storage: beginning a consumer transaction
+            // frees it (unless another did), and the caller looks again.
+            if self.leases().reap_due() {
+                drop(self.begin(Which::Consumer, deadline, || Error::Full)?);
+            } else if deadline.spent() {
+                return Err(Error::Full);
+            }
+        }
+        Ok(())
     }
 
     /// Under the producer lock, writes as many leading `msgs` as fit. With
@@ -359,46 +391,124 @@ impl Handle {
         let h = self.header();
         let held = self.begin(Which::Producer, deadline, || Error::Full)?;
         let side = held.side;
-        let Geometry {
-            capacity,
-            max_message_size,
-        } = self.geometry;
+        let max_message_size = self.geometry.max_message_size;
         // A copy: the handle holds atomics, so a reference to it does not
         // tell the compiler that the ring's fields stay put across writes.
         let ring = self.ring;
-        let tail = h.tail.pos.load(Relaxed);
-        let mut used = match ring::used(side.cached_peer.load(Relaxed), tail, capacity) {
-            Ok(used) => used,
-            Err(_) => self.refresh_head(side, tail)?,
-        };
-        side.pending_pos.store(tail, Relaxed);
-        let mut pos = tail;
+        let mut space = self.space(&held)?;
         let mut count = 0u64;
         for msg in msgs {
             let msg = msg.as_ref();
             if msg.len() as u64 > max_message_size {
                 break;
             }
-            let need = record_len(msg.len() as u64);
-            if capacity - used < need {
-                used = self.refresh_head(side, pos)?;
-                let want = if gather && count == 0 {
-                    need.saturating_add(GATHER_BYTES).min(capacity)
-                } else {
-                    need
-                };
-                if capacity - used < want {
-                    break;
-                }
-            }
-            pos += ring.write_record(pos, msg);
-            used += need;
+            let extra = if gather && count == 0 {
+                GATHER_BYTES
+            } else {
+                0
+            };
+            let Some(at) = self.place_record(
+                &held,
+                &mut space,
+                record_len(msg.len() as u64),
+                extra,
+                deadline,
+            )?
+            else {
+                break;
+            };
+            ring.write_record(at, msg);
             count += 1;
         }
         if count > 0 {
-            self.publish(side, &h.tail.pos, pos, count)?;
+            self.publish(side, &h.tail.pos, space.pos, count)?;
         }
         Ok(count as usize)
+    }
+
+    /// Under the producer lock: where this transaction writes, starting at
+    /// the tail (which it notes as the position it started from).
+    fn space(&self, held: &Held<'_>) -> Result<Space> {
+        let side = held.side;
+        let tail = self.header().tail.pos.load(Relaxed);
+        let used = match ring::used(side.cached_peer.load(Relaxed), tail, self.geometry.capacity) {
+            Ok(used) => used,
+            Err(_) => self.refresh_head(side, tail)?,
+        };
+        side.pending_pos.store(tail, Relaxed);
+        Ok(Space { pos: tail, used })
+    }
+
+    /// Under the producer lock: room for a record of `size` bytes at
+    /// `space.pos`, in one piece. Writes the padding up to the ring's end
+    /// the record needs first, if any, and returns where the record goes,
+    /// advancing `space` past it; `None` when there is no room (with
+    /// `extra`, when less than `extra` bytes would be left to spare after a
+    /// re-read of the head). The first record of a transaction on a queue
+    /// with nothing in it always fits: if its padding would not leave room
+    /// for it, the ring's positions skip to the start.
+    fn place_record(
+        &self,
+        held: &Held<'_>,
+        space: &mut Space,
+        size: u64,
+        extra: u64,
+        deadline: &Deadline,
+    ) -> Result<Option<u64>> {
+        let capacity = self.geometry.capacity;
+        let mut pad = self.ring.padding_before(space.pos, size);
+        if capacity - space.used < pad + size {
+            space.used = self.refresh_head(held.side, space.pos)?;
+            // The gathering target stops at the whole ring; the need does not.
+            let want = (pad + size).saturating_add(extra).min(capacity);
+            if capacity - space.used < want.max(pad + size) {
+                if space.used != 0
+                    || pad + size <= capacity
+                    || !self.skip_to_start(space.pos, pad, deadline)?
+                {
+                    return Ok(None);
+                }
+                space.pos += pad;
+                pad = 0;
+            }
+        }
+        if pad > 0 {
+            self.ring.write_padding(space.pos);
+        }
+        let at = space.pos + pad;
+        space.pos = at + size;
+        space.used += pad + size;
+        Ok(Some(at))
+    }
+
+    /// Under the producer lock, on a queue with nothing in it whose next
+    /// record would not fit after padding to the ring's end: pads to the
+    /// end and moves every position past the padding, under the consumer
+    /// lock too, so that the whole ring is free from offset 0. Returns
+    /// `false` (changing nothing) if the queue is no longer empty or the
+    /// consumer lock is not had before the deadline.
+    #[cold]
+    fn skip_to_start(&self, tail: u64, pad: u64, deadline: &Deadline) -> Result<bool> {
+        let h = self.header();
+        let held = match self.begin(Which::Consumer, deadline, || Error::Full) {
+            Ok(held) => held,
+            Err(Error::Full) => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        let leases = self.leases();
+        if h.head.pos.load(Relaxed) != tail
+            || leases.cursor().load(Relaxed) != tail
+            || leases.in_use()
+        {
+            return Ok(false);
+        }
+        self.ring.write_padding(tail);
+        let start = tail + pad;
+        // The padding first, as if pushed; then the consumers step over it.
+        self.publish(&h.producer, &h.tail.pos, start, 0)?;
+        self.publish(held.side, leases.cursor(), start, 0)?;
+        h.head.pos.store(start, Release);
+        Ok(true)
     }
 
     /// Re-reads the published head; returns the bytes used up to `pos`.
@@ -641,6 +751,7 @@ impl Drop for Handle {
     fn drop(&mut self) {
         // Closing descriptors is a cancellation point in glibc.
         let _no_cancel = sys::NoCancel::new();
+        self.cancel_on_close();
         self.abandon_leases();
         // First: the helper thread reads the mapping.
         let readiness = self.readiness.get_mut().unwrap_or_else(|p| p.into_inner());
