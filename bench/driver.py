@@ -106,12 +106,13 @@ class Bench:
         return max(64 << 20, int(total * (size + 16) * 1.3) + (16 << 20))
 
     def throughput(self, impl, size, n, producers=1, consumers=1, batch=1, wrap=None, cons_role="cons",
-                   lease=False):
+                   lease=False, extra=None):
         """Messages per second from the first push to the last pop; `cons_role`
         "fdcons" is a consumer that waits in epoll on the queue's descriptor;
-        `lease`: consumers pop under a lease and ack each message."""
+        `lease`: consumers pop under a lease and ack each message; `extra`:
+        more arguments for both sides (wq-rust's `fill`, `zc`)."""
         name = self.new_name()
-        kv = dict(size=size)
+        kv = dict(size=size, **(extra or {}))
         if impl == BASE:
             kv["capacity"] = self.recipe_capacity(size, n * producers)
         fds = None
@@ -376,6 +377,25 @@ def run(args, b):
         tp_group(key, label, size, n, impls=["wq-c", "wq-rust", BASE], producers=pc, consumers=pc,
                  lease_impls=["wq-c", "wq-rust"], select="lease")
 
+    if want("zc"):
+        # Large messages that the producer fills and the consumer reads
+        # entirely: copied (push from a buffer, pop into one) against in
+        # place (push_reserve + commit, pop_leased_view + ack), wq-rust.
+        modes = [("copy", dict(fill=1)), ("zero-copy", dict(zc=1))]
+        for size, n in ((65536, 20_000), (1 << 20, 1_500)):
+            key = "zc64k" if size == 65536 else "zc1m"
+            label = f"1p→1c, {'64 KiB' if size == 65536 else '1 MiB'}, every byte written and read"
+            res = {m: [] for m, _ in modes}
+            for rep in range(args.reps):
+                for m, extra in modes:
+                    res[m].append(b.throughput("wq-rust", size, int(n * S), extra=extra))
+            for m, _ in modes:
+                vals = res[m]
+                rows.append(dict(workload=key, label=label, impl=f"wq-rust {m}", metric="msgs_per_s",
+                                 values=vals, median=median(vals), bytes_per_s=median(vals) * size))
+                print(f"  {key:8} {'wq-rust ' + m:20} {fmt_rate(median(vals)):>12}  "
+                      f"{median(vals) * size / 1e9:.2f} GB/s  ({', '.join(fmt_rate(v) for v in vals)})", flush=True)
+
     if want("fd"):
         # Event-loop consumers (epoll on the queue's descriptor) against the
         # one peer with a pollable descriptor.
@@ -497,6 +517,9 @@ def report(args, rows, elapsed, load_before):
                 "≥ 50%", lambda v: v >= 0.5, "{:.0%}")
             add(f"leased pop + ack {what}, {impl} / recipe (plain pop)", ratio(rows, key, impl + " leased"),
                 "≥ 2×", lambda v: v >= 2)
+    for key, what in (("zc64k", "64 KiB"), ("zc1m", "1 MiB")):
+        add(f"zero-copy {what} (filled and read) / copying path", ratio(rows, key, "wq-rust zero-copy", "wq-rust copy"),
+            "≥ 2×", lambda v: v >= 2)
     add("event-loop wake-up p50, wq-c / posix-mq", ratio(rows, "fdwake", "wq-c", "posix-mq", key="p50"),
         "≤ 1×", lambda v: v <= 1.0)
     add("event-loop consumer 8 B, wq-c / posix-mq", ratio(rows, "fdtp", "wq-c", "posix-mq"), "≥ 5×",

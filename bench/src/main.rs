@@ -97,7 +97,7 @@ fn cons(c: &Cfg) -> u8 {
     let mut buf = vec![0u8; size * batch];
     let mut spans = vec![Span::default(); batch];
     let mut last = [-1i64; 255];
-    let (mut count, mut sum, mut bad) = (0u64, 0u64, 0u64);
+    let (mut count, mut sum, mut bad, mut bad_fill) = (0u64, 0u64, 0u64, 0u64);
     let mut stop = false;
     ready();
     let mut check = |msg: &[u8], stop: &mut bool| {
@@ -122,8 +122,32 @@ fn cons(c: &Cfg) -> u8 {
         count += 1;
         sum += seq as u64;
     };
+    // `fill`: every byte of a message after its tag repeats the tag, and the
+    // consumer reads and checks every one; `zc`: in place (a view under a
+    // lease, acked after the check) instead of a copy.
+    let fill = c.get("fill", 0) != 0;
+    let zc = c.get("zc", 0) != 0;
     while !stop {
-        if batch > 1 {
+        if fill || zc {
+            let mut whole = |msg: &[u8], stop: &mut bool| {
+                if !filled_with_tag(msg) {
+                    bad_fill += 1;
+                }
+                check(msg, stop);
+            };
+            if zc {
+                let view = q
+                    .pop_leased_view(None, None)
+                    .unwrap_or_else(|e| die(&format!("pop_leased_view: {e}")));
+                whole(&view, &mut stop);
+                view.ack().unwrap_or_else(|e| die(&format!("ack: {e}")));
+            } else {
+                let len = q
+                    .pop_into(&mut buf, None)
+                    .unwrap_or_else(|e| die(&format!("pop: {e}")));
+                whole(&buf[..len], &mut stop);
+            }
+        } else if batch > 1 {
             let n = q
                 .pop_batch(&mut buf, &mut spans, None)
                 .unwrap_or_else(|e| die(&format!("pop_batch: {e}")));
@@ -144,8 +168,25 @@ fn cons(c: &Cfg) -> u8 {
         }
     }
     let t_end = now_ns();
+    let bad = bad + bad_fill;
     println!("result t_end={t_end} count={count} sum={sum} bad={bad}");
     u8::from(bad != 0)
+}
+
+/// Writes `tag` into every 8-byte word of `msg` (whose length is a
+/// multiple of 8).
+fn fill_with_tag(msg: &mut [u8], tag: u64) {
+    for word in msg.chunks_exact_mut(8) {
+        word.copy_from_slice(&tag.to_le_bytes());
+    }
+}
+
+/// Whether every 8-byte word of `msg` is its first: reads every byte.
+fn filled_with_tag(msg: &[u8]) -> bool {
+    let first = tag(msg);
+    msg.chunks_exact(8).fold(true, |ok, w| {
+        ok & (u64::from_le_bytes(w.try_into().expect("8 bytes")) == first)
+    })
 }
 
 fn prod(c: &Cfg) -> u8 {
@@ -157,6 +198,9 @@ fn prod(c: &Cfg) -> u8 {
     let delay = Duration::from_millis(c.get("delay_ms", 0));
     let size = c.size.max(8);
     let mut buf = vec![b'x'; size * batch];
+    // See `cons`: a producer that fills every byte, in a copy or in place.
+    let fill = c.get("fill", 0) != 0;
+    let zc = c.get("zc", 0) != 0;
     if !delay.is_zero() {
         std::thread::sleep(delay);
     }
@@ -168,7 +212,18 @@ fn prod(c: &Cfg) -> u8 {
             let t = (id << 56) | (i + j as u64);
             buf[j * size..j * size + 8].copy_from_slice(&t.to_le_bytes());
         }
-        if k == 1 {
+        if zc {
+            let t = (id << 56) | i;
+            let mut r = q
+                .push_reserve(size, None)
+                .unwrap_or_else(|e| die(&format!("push_reserve: {e}")));
+            fill_with_tag(&mut r, t);
+            r.commit().unwrap_or_else(|e| die(&format!("commit: {e}")));
+        } else if k == 1 {
+            if fill {
+                let t = (id << 56) | i;
+                fill_with_tag(&mut buf[..size], t);
+            }
             q.push(&buf[..size], None)
                 .unwrap_or_else(|e| die(&format!("push: {e}")));
         } else {
@@ -182,7 +237,11 @@ fn prod(c: &Cfg) -> u8 {
         }
         i += k as u64;
     }
-    buf[..8].copy_from_slice(&STOP.to_le_bytes());
+    if fill || zc {
+        fill_with_tag(&mut buf[..size], STOP);
+    } else {
+        buf[..8].copy_from_slice(&STOP.to_le_bytes());
+    }
     for _ in 0..stops {
         q.push(&buf[..size], None)
             .unwrap_or_else(|e| die(&format!("push: {e}")));
