@@ -559,6 +559,40 @@ template <class T> int role_idle(const Cfg &c) {
     return 0;
 }
 
+// The recipe's own pattern in one process: create the queue, push `n`
+// tasks, pop them all; then open the existing queue once more.
+template <class T> int role_single(const Cfg &c) {
+    uint64_t n = c.get("n", 1000000), bad = 0;
+    std::vector<char> task(std::max<size_t>(c.size, 8), 'x'), buf(task.size());
+    uint64_t t0 = now_ns();
+    T q(c, c.name);
+    uint64_t t1 = now_ns();
+    for (uint64_t i = 0; i < n; i++) {
+        std::memcpy(task.data(), &i, 8);
+        q.push(task.data(), c.size);
+    }
+    uint64_t t2 = now_ns();
+    for (uint64_t i = 0; i < n; i++) {
+        q.pop(buf.data(), buf.size(), [&](const char *p, size_t len) {
+            uint64_t got;
+            std::memcpy(&got, p, 8);
+            bad += (got != i || len != c.size);
+        });
+    }
+    uint64_t t3 = now_ns();
+    uint64_t reopen;
+    {
+        uint64_t t4 = now_ns();
+        T again(c, c.name);
+        reopen = now_ns() - t4;
+    }
+    std::printf("result create_ns=%llu push_ns=%llu pop_ns=%llu reopen_ns=%llu bad=%llu\n",
+                (unsigned long long)(t1 - t0), (unsigned long long)(t2 - t1),
+                (unsigned long long)(t3 - t2), (unsigned long long)reopen,
+                (unsigned long long)bad);
+    return bad != 0;
+}
+
 // Single-core memcpy bandwidth for `size`-byte blocks read from a 32 MiB
 // buffer (like a consumer copying out of the ring).
 int role_memcpy(const Cfg &c) {
@@ -591,6 +625,7 @@ template <class T> int dispatch_role(const std::string &role, const Cfg &c) {
     if (role == "ping") return role_ping<T>(c);
     if (role == "pong") return role_pong<T>(c);
     if (role == "idle") return role_idle<T>(c);
+    if (role == "single") return role_single<T>(c);
     if constexpr (has_ready_fd<T>::value) {
         if (role == "fdcons") return role_fdcons<T>(c);
         if (role == "fdwake") return role_fdwake<T>(c);

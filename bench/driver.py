@@ -235,6 +235,18 @@ class Bench:
             self.reap(procs, fds or (), impl, name)
         return int(res["cpu_ns"]) / 1e6
 
+    def single(self, impl, n):
+        """The recipe's pattern in one process (create, push n, pop n, open again): ms each."""
+        name = self.new_name()
+        try:
+            p = self.spawn(self.cmd(impl, "single", name, PROD_CPU, size=8, n=n))
+            r = self.result(p)
+        finally:
+            self.reap([], (), impl, name)
+        if int(r["bad"]):
+            raise RuntimeError(f"{impl}: single-process pattern popped {r['bad']} wrong tasks")
+        return {k: int(r[k + "_ns"]) / 1e6 for k in ("create", "push", "pop", "reopen")}
+
     def memcpy(self, size):
         out = subprocess.run(["taskset", "-c", CONS_CPU, self.cbench, "-", "memcpy", "-", f"size={size}"],
                              check=True, capture_output=True, text=True).stdout
@@ -377,6 +389,21 @@ def run(args, b):
         tp_group(key, label, size, n, impls=["wq-c", "wq-rust", BASE], producers=pc, consumers=pc,
                  lease_impls=["wq-c", "wq-rust"], select="lease")
 
+    if want("single"):
+        # The recipe's own main() in one process: 1 M tasks of 8 B pushed,
+        # then popped; queue creation and a second open timed apart.
+        res = {i: [] for i in ("wq-c", BASE)}
+        for rep in range(args.reps):
+            for impl in res:
+                res[impl].append(b.single(impl, int(1_000_000 * S)))
+        for impl, vals in res.items():
+            agg = {k: median([v[k] for v in vals]) for k in ("create", "push", "pop", "reopen")}
+            agg["push_pop"] = median([v["push"] + v["pop"] for v in vals])
+            rows.append(dict(workload="single", label="one process: 1 M × 8 B pushed, then popped (ms)",
+                             impl=impl, metric="ms", values=vals, median=agg))
+            print(f"  single   {impl:20} push {agg['push']:.1f} pop {agg['pop']:.1f} ms; create "
+                  f"{agg['create']:.2f} ms, open {agg['reopen']:.3f} ms", flush=True)
+
     if want("zc"):
         # Large messages that the producer fills and the consumer reads
         # entirely: copied (push from a buffer, pop into one) against in
@@ -517,6 +544,10 @@ def report(args, rows, elapsed, load_before):
                 "≥ 50%", lambda v: v >= 0.5, "{:.0%}")
             add(f"leased pop + ack {what}, {impl} / recipe (plain pop)", ratio(rows, key, impl + " leased"),
                 "≥ 2×", lambda v: v >= 2)
+    single = {r["impl"]: r["median"] for r in rows if r["workload"] == "single"}
+    add("single process 1 M × 8 B push then pop, recipe time / wq-c time",
+        single[BASE]["push_pop"] / single["wq-c"]["push_pop"] if len(single) == 2 else None, "≥ 1.5×",
+        lambda v: v >= 1.5)
     for key, what in (("zc64k", "64 KiB"), ("zc1m", "1 MiB")):
         add(f"zero-copy {what} (filled and read) / copying path", ratio(rows, key, "wq-rust zero-copy", "wq-rust copy"),
             "≥ 2×", lambda v: v >= 2)
@@ -576,6 +607,11 @@ def report(args, rows, elapsed, load_before):
             lines.extend(row(r) for r in picked)
             lines.append("")
 
+    section("single", "The recipe's pattern in one process: 1 M tasks of 8 B pushed, then popped (ms, medians)",
+            "| implementation | push | pop | push + pop | create | open existing |",
+            "| --- | ---: | ---: | ---: | ---: | ---: |",
+            lambda r: f"| {r['impl']} | {r['median']['push']:.1f} | {r['median']['pop']:.1f} | "
+                      f"{r['median']['push_pop']:.1f} | {r['median']['create']:.2f} | {r['median']['reopen']:.3f} |")
     section("fdwake", "Wake-up of an event-loop consumer: push -> epoll_wait return and pop (µs; medians of the runs' percentiles)",
             "| implementation | p50 | p99 | max |", "| --- | ---: | ---: | ---: |",
             lambda r: f"| {r['impl']} | {r['median']['p50']:.1f} | {r['median']['p99']:.1f} | {r['median']['max']:.1f} |")

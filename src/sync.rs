@@ -104,6 +104,25 @@ pub struct Watch<'a, H, W> {
     pub wake_at: W,
 }
 
+/// How [`Event::wait_until`] ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Waited {
+    /// The condition holds (with `plenty`, if gathering had the time).
+    Ready,
+    /// The condition holds, but the gather ran out of time before
+    /// `plenty` came: progress comes a little at a time (a lone message).
+    Trickle,
+    /// It does not: the deadline passed, or the time `wake_at` named came.
+    NotYet,
+}
+
+impl Waited {
+    /// Whether the condition holds.
+    pub fn ready(self) -> bool {
+        self != Waited::NotYet
+    }
+}
+
 /// Sleeping until the other side makes progress, over an [`EventWord`].
 pub struct Event<'a>(pub &'a EventWord);
 
@@ -133,7 +152,9 @@ impl Event<'_> {
     /// rather than `need`: a consumer that takes each message the instant it
     /// appears keeps pulling the cache line the producer is writing, and both
     /// sides then pay a cross-core transfer per message. Gathering a few
-    /// lines first costs a lone message at most [`GATHER`] of latency.
+    /// lines first costs a lone message at most [`GATHER`] of latency, and
+    /// [`Waited::Trickle`] tells the caller it paid it (so that it can stop
+    /// gathering while messages come one at a time).
     ///
     /// # Errors
     /// [`Error::Interrupted`] once the interrupt word is set while the
@@ -145,7 +166,7 @@ impl Event<'_> {
         need: u64,
         plenty: u64,
         watch: Watch<'_, impl Fn() -> Result<()>, impl Fn(u64) -> Option<u64>>,
-    ) -> Result<bool> {
+    ) -> Result<Waited> {
         let Watch {
             interrupt,
             healthy,
@@ -153,15 +174,22 @@ impl Event<'_> {
         } = watch;
         let now = progress();
         if now >= plenty {
-            return Ok(true);
+            return Ok(Waited::Ready);
         }
+        // Whether the condition holds, once gathering is over: a trickle
+        // if there was more to wait for.
+        let outcome = |ready: bool| match ready {
+            false => Waited::NotYet,
+            true if plenty > need => Waited::Trickle,
+            true => Waited::Ready,
+        };
         if deadline.remaining() == Some(Duration::ZERO) {
-            return Ok(now >= need);
+            return Ok(outcome(now >= need));
         }
         let interrupted = || interrupt.load(Ordering::Relaxed) != 0;
         if interrupted() {
             return if now >= need {
-                Ok(true)
+                Ok(outcome(true))
             } else {
                 Err(Error::Interrupted)
             };
@@ -176,7 +204,11 @@ impl Event<'_> {
         loop {
             std::hint::spin_loop();
             if progress() >= want {
-                return Ok(true);
+                return Ok(if want == plenty {
+                    Waited::Ready
+                } else {
+                    outcome(true)
+                });
             }
             spins = spins.wrapping_add(1);
             if spins % 16 == 0 {
@@ -193,11 +225,11 @@ impl Event<'_> {
         loop {
             let left = deadline.remaining();
             if left == Some(Duration::ZERO) {
-                return Ok(ready());
+                return Ok(outcome(ready()));
             }
             if interrupted() {
                 return if ready() {
-                    Ok(true)
+                    Ok(outcome(true))
                 } else {
                     Err(Error::Interrupted)
                 };
@@ -206,12 +238,12 @@ impl Event<'_> {
             self.0.waiting.store(1, Ordering::Relaxed);
             fence(Ordering::SeqCst);
             if ready() {
-                return Ok(true);
+                return Ok(outcome(true));
             }
             let now = sys::monotonic_ns();
             let wake = wake_at(now);
             if wake.is_some_and(|at| at <= now) {
-                return Ok(false);
+                return Ok(Waited::NotYet);
             }
             let slice = left.map_or(SLICE_NS, |l| {
                 u64::try_from(l.as_nanos())
@@ -221,7 +253,7 @@ impl Event<'_> {
             let slice = wake.map_or(slice, |at| slice.min(at - now));
             sys::futex_wait(&self.0.seq, seq, interrupt, Some(now.saturating_add(slice)));
             if ready() {
-                return Ok(true);
+                return Ok(outcome(true));
             }
             if sys::monotonic_ns() >= now.saturating_add(slice) {
                 healthy()?;

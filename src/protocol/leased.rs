@@ -48,16 +48,18 @@ impl Handle {
         timeout: Option<Duration>,
     ) -> Result<Lease> {
         let deadline = Deadline::new(timeout);
-        let mut gather = timeout != Some(Duration::ZERO);
+        let mut gather = self.gathering(timeout);
         let mut last_look = false;
+        let mut waited = false;
         loop {
             if let Some(lease) = self.pop_leased_locked(sink, lease, &deadline, gather)? {
+                self.note_arrival(waited);
                 return Ok(lease);
             }
             if !self.wait_for_messages(&deadline, true, &mut last_look)? {
                 return Err(Error::Empty);
             }
-            gather = false;
+            (gather, waited) = (false, true);
         }
     }
 

@@ -35,7 +35,7 @@ use crate::readiness::Readiness;
 use crate::ring::{self, Ring, record_len};
 use crate::segment::Segment;
 use crate::sink::Sink;
-use crate::sync::{Deadline, Event, Watch};
+use crate::sync::{Deadline, Event, Waited, Watch};
 use crate::sys;
 
 mod leased;
@@ -100,6 +100,12 @@ pub struct Handle {
     /// The thread that made it (0: none), so that its own pushes fail
     /// instead of waiting for it.
     reserver: AtomicUsize,
+    /// Set when this handle's last wait for messages held out for a few
+    /// cache lines of them in vain (a lone message, as in a request and
+    /// its reply): its pops then take each message the moment it comes,
+    /// until one finds messages already there (a stream), see
+    /// [`Event::wait_until`]. A hint of this process: no peer sees it.
+    lone: AtomicBool,
 }
 
 /// Where a producer transaction writes: the position after what it wrote,
@@ -154,6 +160,7 @@ impl Handle {
             has_readiness: AtomicBool::new(false),
             reservation: Mutex::new(None),
             reserver: AtomicUsize::new(0),
+            lone: AtomicBool::new(false),
         })
     }
 
@@ -365,7 +372,7 @@ impl Handle {
                 wake_at: |now| self.leases().reap_due().then_some(now),
             },
         )?;
-        if !waited {
+        if !waited.ready() {
             // Woken by the note of an ack, or out of time with acked
             // messages holding storage: beginning a consumer transaction
             // frees it (unless another did), and the caller looks again.
@@ -528,18 +535,37 @@ impl Handle {
     ) -> Result<usize> {
         let h = self.header();
         let deadline = Deadline::new(timeout);
-        let mut gather = timeout != Some(Duration::ZERO);
+        let mut gather = self.gathering(timeout);
         let mut last_look = false;
+        let mut waited = false;
         loop {
             let popped = self.pop_locked(sink, max, &deadline, gather)?;
             if popped > 0 {
                 Event(&h.not_full).notify();
+                self.note_arrival(waited);
                 return Ok(popped);
             }
             if !self.wait_for_messages(&deadline, false, &mut last_look)? {
                 return Err(Error::Empty);
             }
-            gather = false;
+            (gather, waited) = (false, true);
+        }
+    }
+
+    /// Whether a pop with `timeout` holds out for a few cache lines of
+    /// messages before it takes any (see [`Event::wait_until`]): not when
+    /// it cannot wait, nor while messages come one at a time ([`Handle::lone`]).
+    #[inline]
+    fn gathering(&self, timeout: Option<Duration>) -> bool {
+        timeout != Some(Duration::ZERO) && !self.lone.load(Relaxed)
+    }
+
+    /// A pop took messages, `waited` for them or not: one that found them
+    /// at once sees a stream, and its handle gathers again.
+    #[inline]
+    fn note_arrival(&self, waited: bool) {
+        if !waited && self.lone.load(Relaxed) {
+            self.lone.store(false, Relaxed);
         }
     }
 
@@ -556,18 +582,26 @@ impl Handle {
     ) -> Result<bool> {
         let h = self.header();
         let published = || h.leases.takeable(h.tail.pos.load(Acquire), leasing);
+        let plenty = if self.lone.load(Relaxed) {
+            1
+        } else {
+            GATHER_BYTES
+        };
         let waited = Event(&h.not_empty).wait_until(
             deadline,
             published,
             1,
-            GATHER_BYTES,
+            plenty,
             Watch {
                 interrupt: &self.interrupt,
                 healthy: || self.segment.check_whole(),
                 wake_at: |now| h.leases.wake_at(now),
             },
         )?;
-        if waited || !deadline.spent() {
+        if waited == Waited::Trickle {
+            self.lone.store(true, Relaxed);
+        }
+        if waited.ready() || !deadline.spent() {
             return Ok(true);
         }
         if !*last_look && h.leases.check_due(sys::monotonic_ns()) {
