@@ -11,13 +11,18 @@
 //                        acked nor nacked is given back by the destructor.
 //   wq::work_queue<T>    a drop-in for the classic Boost.Interprocess
 //                        work_queue recipe, for trivially copyable T; its
-//                        pop_task_leased() gives a wq::task_lease<T>.
+//                        try_pop_task() gives a wq::optional_task<T> (a
+//                        std::optional<T> that converts to boost::optional<T>),
+//                        its pop_task_leased() a wq::task_lease<T>.
 //   wq::error            every failure; carries the wq_status and the
 //                        library's wq_last_error() text.
 //
 // Failures throw wq::error (or one of its subclasses, chosen in one place:
 // wq::detail::throw_status). The try_ variants report "queue empty" and
-// "queue full" through their return value instead.
+// "queue full" through their return value instead. Timeouts and lease
+// durations are std::chrono durations with C's meaning: zero does not wait,
+// any negative one (wq::forever among them) has no limit, and one too long
+// for int64_t nanoseconds saturates.
 #ifndef WQ_HPP
 #define WQ_HPP
 
