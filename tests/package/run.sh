@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # run.sh - package tests of wq: builds tests/package/consumer (C, C++17 and
-# C++14 programs) and tests/package/consumer-c (a project without C++) the
-# ways users do, and runs what they built.
+# C++14 programs; and once more as a project without C++) the ways users
+# do, and runs what they built.
 #
 #   run.sh subdirectory WQ_SOURCE_DIR WORK_DIR [CARGO_TARGET_DIR]
 #       add_subdirectory(wq) in a parent project
@@ -24,14 +24,14 @@ run_consumers() {  # DIR: runs the consumers built there
     "$1/consumer_cpp14"
 }
 
-# c_only_consumer BUILD_DIR CMAKE_ARGS...: the C-only project (C++ not
-# enabled) configures, builds and runs against wq.
+# c_only_consumer BUILD_DIR CMAKE_ARGS...: the consumer as a C-only project
+# (C++ never enabled) configures, builds and runs against wq.
 c_only_consumer() {
     local build=$1
     shift
-    cmake -S "$here/consumer-c" -B "$build" -DCMAKE_BUILD_TYPE=Release "$@"
+    cmake -S "$here/consumer" -B "$build" -DCMAKE_BUILD_TYPE=Release -DWQ_C_ONLY=ON "$@"
     cmake --build "$build" -j "$(nproc)"
-    "$build/consumer_c_only"
+    "$build/consumer_c"
 }
 
 case "$mode" in
