@@ -266,22 +266,23 @@ private:
 /// wq::queue object, which may be moved): destroy or settle it before that
 /// handle is closed. One lease object is not for use by two threads at once.
 /// [[nodiscard]]: a lease dropped at once would only give its message back.
-class [[nodiscard]] lease {
+template <class Bytes>
+class [[nodiscard]] basic_lease {
 public:
     /// A lease that holds nothing (as a moved-from one): settling it throws
     /// usage_error (WQ_INVALID_ARGUMENT).
-    lease() noexcept = default;
+    basic_lease() noexcept = default;
 
-    lease(const lease&) = delete;
-    lease& operator=(const lease&) = delete;
-    lease(lease&& other) noexcept
+    basic_lease(const basic_lease&) = delete;
+    basic_lease& operator=(const basic_lease&) = delete;
+    basic_lease(basic_lease&& other) noexcept
         : handle_(std::exchange(other.handle_, nullptr)),
           bytes_(std::move(other.bytes_)),
           lease_(std::exchange(other.lease_, wq_lease{})),
           pending_(std::exchange(other.pending_, false)) {}
     /// Gives back the lease this object held (as the destructor would), then
     /// takes over `other`'s.
-    lease& operator=(lease&& other) noexcept {
+    basic_lease& operator=(basic_lease&& other) noexcept {
         if (this != &other) {
             give_back();
             handle_ = std::exchange(other.handle_, nullptr);
@@ -291,13 +292,13 @@ public:
         }
         return *this;
     }
-    ~lease() { give_back(); }
+    ~basic_lease() { give_back(); }
 
     // ---- the message ------------------------------------------------------
 
     const std::byte* data() const noexcept { return bytes_.data(); }
     std::size_t size() const noexcept { return bytes_.size(); }
-    const std::vector<std::byte>& bytes() const noexcept { return bytes_; }
+    const Bytes& bytes() const noexcept { return bytes_; }
     /// The message as text (a view into this object).
     std::string_view view() const noexcept {
         return {reinterpret_cast<const char*>(bytes_.data()), bytes_.size()};
@@ -348,7 +349,7 @@ public:
 private:
     friend class queue;
 
-    lease(wq_queue* handle, std::vector<std::byte>&& bytes, const wq_lease& l) noexcept
+    basic_lease(wq_queue* handle, Bytes&& bytes, const wq_lease& l) noexcept
         : handle_(handle), bytes_(std::move(bytes)), lease_(l), pending_(true) {}
 
     void settle(wq_status s, const char* operation) {
@@ -371,9 +372,104 @@ private:
     }
 
     wq_queue* handle_ = nullptr;
-    std::vector<std::byte> bytes_;
+    Bytes bytes_;
     wq_lease lease_{};
     bool pending_ = false;
+};
+
+/// The bytes of a message in the queue's shared memory, as wq::lease_view
+/// holds them: where they start and how many.
+class shared_bytes {
+public:
+    shared_bytes() noexcept = default;
+    shared_bytes(const std::byte* data, std::size_t size) noexcept : data_(data), size_(size) {}
+    shared_bytes(shared_bytes&& other) noexcept
+        : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)) {}
+    shared_bytes& operator=(shared_bytes&& other) noexcept {
+        data_ = std::exchange(other.data_, nullptr);
+        size_ = std::exchange(other.size_, 0);
+        return *this;
+    }
+    const std::byte* data() const noexcept { return data_; }
+    std::size_t size() const noexcept { return size_; }
+    const std::byte* begin() const noexcept { return data_; }
+    const std::byte* end() const noexcept { return data_ + size_; }
+
+private:
+    const std::byte* data_ = nullptr;
+    std::size_t size_ = 0;
+};
+
+/// A message under a lease, copied out of the queue (queue::pop_leased).
+using lease = basic_lease<std::vector<std::byte>>;
+
+/// A message under a lease, read where it lies in the queue's shared memory
+/// without a copy (queue::pop_leased_view): a wq::lease in every other way.
+/// The bytes stay the message's while the lease is live; once it is acked or
+/// nacked (or ends by time) the queue may reuse them. They stay mapped until
+/// the queue's handle is closed. A peer process with write access to the
+/// queue could change them while they are read: check them as any input.
+using lease_view = basic_lease<shared_bytes>;
+
+/// Room for one message inside the queue's shared memory, to be filled in
+/// place (queue::reserve): commit() publishes it, the destructor (or
+/// cancel()) drops it unpublished. While it lives its handle holds the
+/// producers' side: other producers wait, and a push from this thread through
+/// the same handle throws usage_error. A process that dies holding one
+/// leaves nothing behind. Move-only; refers to the C handle that reserved.
+class [[nodiscard]] reservation {
+public:
+    reservation() noexcept = default;
+    reservation(const reservation&) = delete;
+    reservation& operator=(const reservation&) = delete;
+    reservation(reservation&& other) noexcept
+        : handle_(std::exchange(other.handle_, nullptr)),
+          data_(std::exchange(other.data_, nullptr)),
+          size_(std::exchange(other.size_, 0)) {}
+    /// Cancels the reservation this object held, then takes over `other`'s.
+    reservation& operator=(reservation&& other) noexcept {
+        if (this != &other) {
+            cancel();
+            handle_ = std::exchange(other.handle_, nullptr);
+            data_ = std::exchange(other.data_, nullptr);
+            size_ = std::exchange(other.size_, 0);
+        }
+        return *this;
+    }
+    ~reservation() { cancel(); }
+
+    std::byte* data() const noexcept { return data_; }
+    std::size_t size() const noexcept { return size_; }
+    std::byte* begin() const noexcept { return data_; }
+    std::byte* end() const noexcept { return data_ + size_; }
+    /// False once committed or cancelled (or moved from).
+    explicit operator bool() const noexcept { return handle_ != nullptr; }
+
+    /// Publishes the whole reservation as one message.
+    void commit() { commit(size_); }
+    /// Publishes its first `len` bytes (at most size()) as one message.
+    void commit(std::size_t len) {
+        if (handle_ == nullptr) {
+            throw usage_error(WQ_INVALID_ARGUMENT, "wq::reservation::commit", "nothing reserved");
+        }
+        detail::check(wq_push_commit(handle_, len), "wq_push_commit");
+        handle_ = nullptr;
+    }
+    /// Drops it: nothing is published. Never throws.
+    void cancel() noexcept {
+        if (handle_ != nullptr) {
+            (void)wq_push_cancel(std::exchange(handle_, nullptr));
+        }
+    }
+
+private:
+    friend class queue;
+    reservation(wq_queue* handle, std::byte* data, std::size_t size) noexcept
+        : handle_(handle), data_(data), size_(size) {}
+
+    wq_queue* handle_ = nullptr;
+    std::byte* data_ = nullptr;
+    std::size_t size_ = 0;
 };
 
 /// Messages popped together by queue::pop_batch: message i is the bytes
@@ -589,6 +685,44 @@ public:
         return pop_leased_impl(detail::to_timeout_ns(lease_for), detail::to_timeout_ns(timeout));
     }
 
+    // ---- zero-copy --------------------------------------------------------
+    // For large messages: the producer writes a message where the consumer
+    // will read it, and the consumer reads it there (see wq::reservation and
+    // wq::lease_view).
+
+    /// Reserves `len` bytes in one piece inside the queue for a message
+    /// written in place, waiting for room as long as it takes.
+    reservation reserve(std::size_t len) { return *reserve_impl(len, WQ_FOREVER); }
+    /// The reservation if there is room now.
+    std::optional<reservation> try_reserve(std::size_t len) { return reserve_impl(len, WQ_NO_WAIT); }
+    /// The reservation, waiting up to `timeout` for room; nullopt when none came.
+    template <class Rep, class Period>
+    std::optional<reservation> try_reserve_for(std::size_t len,
+                                               std::chrono::duration<Rep, Period> timeout) {
+        return reserve_impl(len, detail::to_timeout_ns(timeout));
+    }
+
+    /// pop_leased without the copy: the message is read where it lies.
+    lease_view pop_leased_view() { return *pop_leased_view_impl(WQ_FOREVER, WQ_FOREVER); }
+    template <class Rep, class Period>
+    lease_view pop_leased_view(std::chrono::duration<Rep, Period> lease_for) {
+        return *pop_leased_view_impl(detail::to_timeout_ns(lease_for), WQ_FOREVER);
+    }
+    std::optional<lease_view> try_pop_leased_view() {
+        return pop_leased_view_impl(WQ_FOREVER, WQ_NO_WAIT);
+    }
+    template <class Rep, class Period>
+    std::optional<lease_view> try_pop_leased_view(std::chrono::duration<Rep, Period> lease_for) {
+        return pop_leased_view_impl(detail::to_timeout_ns(lease_for), WQ_NO_WAIT);
+    }
+    template <class LeaseRep, class LeasePeriod, class Rep, class Period>
+    std::optional<lease_view> try_pop_leased_view_for(
+        std::chrono::duration<LeaseRep, LeasePeriod> lease_for,
+        std::chrono::duration<Rep, Period> timeout) {
+        return pop_leased_view_impl(detail::to_timeout_ns(lease_for),
+                                    detail::to_timeout_ns(timeout));
+    }
+
     /// Settles a lease taken through any handle on this queue, in any
     /// process (wq::lease::release() or wq_pop_leased gave it). Throws
     /// not_found_error when it had already ended.
@@ -702,6 +836,28 @@ private:
             }
             detail::check(s, "wq_pop_leased");
         }
+    }
+
+    std::optional<reservation> reserve_impl(std::size_t len, std::int64_t timeout_ns) {
+        void* room = nullptr;
+        const wq_status s = wq_push_reserve(handle_, len, &room, timeout_ns);
+        if (s == WQ_FULL && timeout_ns >= 0) {
+            return std::nullopt;
+        }
+        detail::check(s, "wq_push_reserve");
+        return reservation(handle_, static_cast<std::byte*>(room), len);
+    }
+
+    std::optional<lease_view> pop_leased_view_impl(std::int64_t lease_ns, std::int64_t timeout_ns) {
+        const void* msg = nullptr;
+        std::size_t len = 0;
+        wq_lease l{};
+        const wq_status s = wq_pop_leased_view(handle_, &msg, &len, &l, lease_ns, timeout_ns);
+        if (s == WQ_EMPTY && timeout_ns >= 0) {
+            return std::nullopt;
+        }
+        detail::check(s, "wq_pop_leased_view");
+        return lease_view(handle_, shared_bytes(static_cast<const std::byte*>(msg), len), l);
     }
 
     template <class Messages>
