@@ -50,7 +50,7 @@ pub fn code_of(error: &wq::Error) -> u8 {
         wq::Error::Incompatible(_) => INCOMPATIBLE,
         wq::Error::Corrupted(_) => 9,
         wq::Error::PermissionDenied(_) => PERMISSION_DENIED,
-        wq::Error::System { .. } => 11,
+        wq::Error::System { .. } | wq::Error::NoSpace(_) => 11,
         _ => 12,
     }
 }
