@@ -195,7 +195,9 @@ fn watch_interval_has_a_floor() {
     let q = shm.name("interval");
     create(&q, "4KiB");
     for short in ["0", "0s", "9ms"] {
-        let err = expect_err(&mut wq(["stat", &q, "--watch", "--interval", short]), 2);
+        // --count: were the interval taken, the test would not spin for ever.
+        let args = ["stat", &q, "--watch", "--interval", short, "--count", "3"];
+        let err = expect_err(&mut wq(args), 2);
         assert!(
             err.contains(&format!(
                 "an interval of \"{short}\" is too short: it must be at least 10ms"
