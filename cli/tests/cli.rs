@@ -244,7 +244,7 @@ fn foreign_segments_are_listed_and_protected() {
     expect(&mut wq(["rm", "--stale", "--yes", "--match", &pattern]), 0);
     assert!(path(&junk).exists() && path(&empty).exists());
     let err = expect_err(&mut wq(["rm", &junk]), 8);
-    assert!(err.contains("--force"), "{err}");
+    assert!(err.contains("(pass --force to remove it anyway)"), "{err}");
     assert!(path(&junk).exists());
     expect(&mut wq(["rm", "--force", &junk, &empty]), 0);
     assert!(!path(&junk).exists() && !path(&empty).exists());

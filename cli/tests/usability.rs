@@ -1,7 +1,8 @@
 //! What a person at a terminal meets: lines that tell every message apart,
-//! a push that says why it waits, errors that point where help is, help
-//! that says the exit codes once, names printed as they were typed, and a
-//! `/dev/shm` too small for one more queue.
+//! a push that says why it waits, clear refusals of impossible numbers,
+//! help that says the exit codes once, names printed the way `ls` lists
+//! them, and a `/dev/shm` too small for one more queue. (Where `rm` points
+//! to `--force` and where not: `tests/cli.rs`.)
 
 mod common;
 
@@ -170,23 +171,6 @@ fn push_from_a_terminal_says_how_to_end() {
         expect(&mut wq(["pop", &q, "-n", "3"]), 0),
         "first\nsecond\n"
     );
-}
-
-#[test]
-fn rm_suggests_force_where_it_would_remove_the_file() {
-    if !running_as_root() {
-        eprintln!("skipped: the sticky /dev/shm lets only root remove every file");
-        return;
-    }
-    // (Where --force cannot help, as another user, see
-    // permission_denied_names_the_owner.)
-    let mut shm = Shm::new();
-    let other = shm.foreign("other-app", b"not a queue");
-    let err = expect_err(&mut wq(["rm", &other]), 8);
-    assert!(err.contains("(pass --force to remove it anyway)"), "{err}");
-    assert!(path(&other).exists());
-    expect(&mut wq(["rm", "--force", &other]), 0);
-    assert!(!path(&other).exists());
 }
 
 #[test]
