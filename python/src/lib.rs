@@ -52,10 +52,13 @@ impl PyQueue {
     }
 }
 
+/// Room of `pop_batch`'s buffer beside its largest message.
+const BATCH_ROOM: usize = 64 << 10;
+
 thread_local! {
     /// The buffer `pop_batch` packs messages into, one per thread, grown
-    /// to the largest message seen.
-    static BATCH: RefCell<Vec<u8>> = RefCell::new(vec![0; 64 << 10]);
+    /// to the largest message seen plus [`BATCH_ROOM`].
+    static BATCH: RefCell<Vec<u8>> = RefCell::new(vec![0; BATCH_ROOM]);
 }
 
 #[pymethods]
@@ -214,7 +217,7 @@ impl PyQueue {
                 loop {
                     match q.pop_batch(buf, &mut spans, t) {
                         Err(wq::Error::BufferTooSmall { needed, .. }) => {
-                            buf.resize(needed as usize, 0)
+                            buf.resize(needed as usize + BATCH_ROOM, 0)
                         }
                         done => return done,
                     }
