@@ -6,8 +6,8 @@
 // Opens (or creates, with 32 MiB) QUEUE and pushes COUNT resize_task values
 // with wq::work_queue<resize_task>::push_task; task i has id i and fields
 // derived from i (see struct_worker.py's expected()).
-// Build: c++ -std=c++17 -Wall -Wextra -Wpedantic -Werror -I include \
-//            python/examples/task_producer.cpp -L <dir of libwq.so> -lwq
+// Build (from the repository root, with libwq.so in LIBDIR):
+//   c++ -std=c++17 -Wall -Wextra -Werror -I include python/examples/task_producer.cpp -LLIBDIR -lwq
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>

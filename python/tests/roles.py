@@ -4,6 +4,7 @@ Each role opens the existing queue QUEUE and reports on stdout, one line
 per step, flushed, so that the test can act between steps.
 """
 
+import os
 import sys
 import time
 
@@ -11,7 +12,8 @@ import wq
 
 
 def say(*words):
-    print(*words, flush=True)
+    """One line on stdout in one write(2), so a kill never leaves half of it."""
+    os.write(1, (" ".join(map(str, words)) + "\n").encode())
 
 
 def lease_hold(q):

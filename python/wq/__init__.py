@@ -41,7 +41,7 @@ from ._wq import DEFAULT_CAPACITY, DEFAULT_MODE, LEASE_LIMIT, MAX_NAME_LEN, Task
 
 __all__ = [
     "BufferTooSmall", "Corrupted", "DEFAULT_CAPACITY", "DEFAULT_MODE", "Empty", "Error", "Exists",
-    "Full", "Incompatible", "Internal", "Interrupted", "InvalidArgument", "LEASE_LIMIT", "LeaseEnded",
+    "ForeignMessage", "Full", "Incompatible", "Internal", "Interrupted", "InvalidArgument", "LEASE_LIMIT", "LeaseEnded",
     "LeaseStats", "MAX_NAME_LEN", "MessageTooLarge", "NotFound", "PermissionDenied", "Queue", "Stats",
     "SystemCallFailed", "Task", "TaskQueue", "__version__", "remove",
 ]
@@ -165,4 +165,4 @@ class Queue(_wq.Queue):
         return r
 
 
-from ._structs import TaskQueue  # noqa: E402  (needs Queue)
+from ._structs import ForeignMessage, TaskQueue  # noqa: E402
