@@ -115,6 +115,7 @@ class _Readiness:
 
 class Queue(_wq.Queue):
     __doc__ = _wq.Queue.__doc__
+    __readiness: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Readiness]
 
     def stats(self) -> Stats:
         """A snapshot of the queue's counters."""
