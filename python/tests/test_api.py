@@ -4,6 +4,9 @@ call waits."""
 
 import array
 import ctypes
+import multiprocessing
+import os
+import pickle
 import threading
 import time
 
@@ -80,12 +83,26 @@ def test_open_modes_geometry_and_names(names):
             wq.Queue(name, create=True)
         with wq.Queue(name, capacity=999_999, create=False) as other:
             assert other.stats().capacity == 1 << 16  # opening keeps the stored geometry
-            assert q.peer_pids() == [__import__("os").getpid()]
+            assert q.peer_pids() == [os.getpid()]
             other.push(b"shared")
         assert q.pop(timeout=1) == b"shared"
     wq.remove(name)
     with pytest.raises(wq.NotFound):
         wq.remove(name)
+
+
+def _push_from_child(q):
+    q.push(b"from %d" % os.getpid())
+
+
+def test_a_queue_passed_to_a_multiprocessing_child_opens_the_same_queue(qname):
+    with wq.Queue(qname, capacity=4096) as q:
+        child = multiprocessing.get_context("spawn").Process(target=_push_from_child, args=(q,))
+        child.start()
+        child.join(60)
+        assert child.exitcode == 0
+        assert q.pop(timeout=1) == b"from %d" % child.pid
+        assert pickle.loads(pickle.dumps(q)).name == q.name
 
 
 def test_closed_handle_raises_value_error(qname):

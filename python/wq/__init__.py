@@ -117,6 +117,11 @@ class Queue(_wq.Queue):
     __doc__ = _wq.Queue.__doc__
     __readiness: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Readiness]
 
+    def __reduce__(self) -> tuple[Callable[[str], "Queue"], tuple[str]]:
+        """Pickled (``multiprocessing`` arguments), a handle is its name: the
+        other process opens the existing queue."""
+        return _reopen, (self.name,)
+
     def stats(self) -> Stats:
         """A snapshot of the queue's counters."""
         return Stats(*self._stats())
@@ -164,6 +169,10 @@ class Queue(_wq.Queue):
         if r is None:
             r = per_loop[loop] = _Readiness(loop, self.fileno())
         return r
+
+
+def _reopen(name: str) -> Queue:
+    return Queue(name, create=False)
 
 
 from ._structs import ForeignMessage, TaskQueue  # noqa: E402
