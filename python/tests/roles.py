@@ -5,6 +5,7 @@ per step, flushed, so that the test can act between steps.
 """
 
 import os
+import signal
 import sys
 import time
 
@@ -52,6 +53,10 @@ def block(q, op):
         while q.try_push(b"x" * 8):
             pass
     call = {"pop": q.pop, "pop_leased": q.pop_leased, "push": lambda: q.push(b"x" * 8)}[op]
+    # Python raises KeyboardInterrupt only where SIGINT was not ignored at
+    # its start, which a job started with '&' by a non-interactive shell
+    # (a CI runner) inherits: ask for it explicitly.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     say("ready")
     try:
         call()
