@@ -1,12 +1,16 @@
 //! Calls that may wait: tried once with the GIL held and no wait, then
-//! without the GIL in slices, checking for signals between them, so that
-//! other Python threads run while one waits and Ctrl-C (SIGINT) ends a
-//! wait with `KeyboardInterrupt` (a signal alone never ends a wq wait).
+//! without the GIL, so that other Python threads run while one waits. The
+//! main thread, where Python runs signal handlers, waits in slices and
+//! checks for signals between them, so that Ctrl-C (SIGINT) ends a wait
+//! with `KeyboardInterrupt` (a signal alone never ends a wq wait); other
+//! threads wait in one piece, without wake-ups.
 
 use std::time::{Duration, Instant};
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::PyModule;
 
 use crate::errors::to_py;
 
@@ -38,12 +42,15 @@ where
         done => return done.map_err(|e| to_py(py, e)),
     }
     let deadline = timeout.map(|t| Instant::now() + t);
+    let sliced = on_main_thread(py)?;
     loop {
-        let slice = match deadline {
-            None => SLICE,
-            Some(d) => d.saturating_duration_since(Instant::now()).min(SLICE),
+        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        let slice = if sliced {
+            Some(left.map_or(SLICE, |l| l.min(SLICE)))
+        } else {
+            left
         };
-        match py.detach(|| attempt(Some(slice))) {
+        match py.detach(|| attempt(slice)) {
             Err(e) if timed_out(&e) => {
                 if deadline.is_some_and(|d| Instant::now() >= d) {
                     return Err(to_py(py, e));
@@ -53,4 +60,14 @@ where
             done => return done.map_err(|e| to_py(py, e)),
         }
     }
+}
+
+/// Whether this is Python's main thread (`threading.main_thread()`).
+fn on_main_thread(py: Python<'_>) -> PyResult<bool> {
+    static THREADING: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
+    let threading = THREADING
+        .get_or_try_init(py, || PyModule::import(py, "threading").map(Bound::unbind))?
+        .bind(py);
+    let main = threading.call_method0("main_thread")?;
+    Ok(threading.call_method0("current_thread")?.is(&main))
 }
