@@ -14,6 +14,10 @@ BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$BENCH_DIR/.." && pwd)"
 TARGET="${WQ_BENCH_TARGET:-/tmp/wq-bench-target}"
 COMMAND="bench/run.sh${*:+ $*}"
+# `--only py`: the Python bindings' bench instead (bench/python/run.sh).
+for arg in "$@"; do
+    if [ "$arg" = py ]; then exec "$BENCH_DIR/python/run.sh" "$@"; fi
+done
 
 if [ "$(nproc)" -lt 2 ]; then
     echo "run.sh: needs at least 2 CPUs (producer and consumer are pinned apart)" >&2

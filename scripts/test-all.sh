@@ -6,6 +6,8 @@
 # Suites, each counted once in the final "N passed, M failed" line:
 #   rust                  cargo test --workspace (unit, integration and doc tests),
 #                         and the async API's tests (--features tokio)
+#   python                python/tests/run.sh: pip install ./python into a fresh venv
+#                         (maturin from PyPI), type-stub check, pytest
 #   cmake                 CMake Release build + CTest: C and C++ tests, the demo,
 #                         9 cross-language producer->consumer pairs, C, C++ and
 #                         Rust workers leasing from one queue
@@ -18,8 +20,8 @@
 #   shm-clean             no test queue left behind in /dev/shm
 #
 # Needs: cargo/rustc, cmake >= 3.16, a C11 and C++17 compiler (g++), pkg-config,
-# readelf (binutils). Build trees go to a temporary directory that is removed
-# at the end. Exit status: 0 when every suite passed.
+# readelf (binutils), python3 >= 3.11 with pip (and PyPI). Build trees go to a
+# temporary directory that is removed at the end. Exit status: 0 when every suite passed.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -129,6 +131,7 @@ shm_clean() {
 }
 
 suite rust rust_tests
+suite python "$root/python/tests/run.sh" "$work/python"
 suite cmake cmake_release
 suite sanitize cmake_sanitize
 suite package-subdirectory package_subdirectory
