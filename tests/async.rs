@@ -129,9 +129,20 @@ async fn leasing_tasks_get_every_message_and_a_dead_holder_s_back() {
         "produce",
         &[q.env(), ("WQ_ID", "7".into()), ("WQ_N", n.to_string())],
     );
-    // Another handle leases one message for ever and closes without
-    // settling it: a waiting task gets it back.
+    // Another handle leases the first message for ever, before the tasks
+    // start (so that it surely gets one), and closes without settling it
+    // once they wait: a waiting task gets it back.
     let holder = open(&q.name);
+    let (held, holder) = tokio::task::spawn_blocking(move || {
+        let t = holder
+            .pop_leased(None, Some(Duration::from_secs(30)))
+            .expect("holder's lease");
+        let seq = u64::from_le_bytes(t[8..16].try_into().unwrap());
+        std::mem::forget(t.into_parts());
+        (seq, holder)
+    })
+    .await
+    .unwrap();
     let tasks: Vec<_> = (0..4)
         .map(|_| {
             let queue = Arc::clone(&queue);
@@ -151,15 +162,8 @@ async fn leasing_tasks_get_every_message_and_a_dead_holder_s_back() {
             })
         })
         .collect();
-    let held = tokio::task::spawn_blocking(move || {
-        let t = holder.pop_leased(None, None).expect("holder's lease");
-        let seq = u64::from_le_bytes(t[8..16].try_into().unwrap());
-        std::mem::forget(t.into_parts());
-        drop(holder);
-        seq
-    })
-    .await
-    .unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    drop(holder);
     let mut all = Vec::new();
     for t in tasks {
         all.extend(t.await.unwrap());
