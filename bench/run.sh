@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One command for the whole wq benchmark suite (see bench/README.md):
 #   bench/run.sh [--reps N] [--scale X] [--only tp8,tp1k,...]
+#   bench/run.sh --smoke    # every workload once, tiny counts: does it all run and pass its checks?
 # Installs libboost-dev and strace if missing (bench only: Boost is never a
 # dependency of the library), builds wq (release) and the bench programs
 # (-O2), runs every workload with producer and consumer pinned to different
@@ -35,7 +36,10 @@ fi
 echo "== building (target dir $TARGET)"
 export CARGO_TARGET_DIR="$TARGET"
 (cd "$ROOT" && cargo build --release --quiet -p wq -p wq-bench)
-g++ -O2 -std=c++17 -Wall -Wextra -o "$TARGET/cbench" "$BENCH_DIR/cbench.cpp" \
+# iceoryx2 is a peer, never a dependency of wq: its bench program is a crate
+# of its own (bench/iox, own workspace and Cargo.lock), built only here.
+cargo build --release --quiet --locked --manifest-path "$BENCH_DIR/iox/Cargo.toml"
+g++ -O2 -std=c++17 -Wall -Wextra -Werror -o "$TARGET/cbench" "$BENCH_DIR/cbench.cpp" \
     -I"$ROOT/include" -L"$TARGET/release" -lwq -Wl,-rpath,"$TARGET/release" -lpthread -lrt
 
 # POSIX message queues are limited to fs.mqueue.msg_max messages (default 10)
@@ -64,4 +68,4 @@ trap 'exit 130' INT TERM
 
 echo "== load before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
 python3 "$BENCH_DIR/driver.py" --cbench "$TARGET/cbench" --rbench "$TARGET/release/wq-bench" \
-    --prefix "wqb-$$" --command "$COMMAND" "$@"
+    --iox "$TARGET/release/wq-bench-iox" --prefix "wqb-$$" --command "$COMMAND" "$@"
