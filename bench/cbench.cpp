@@ -359,10 +359,13 @@ uint64_t tag_of(const char *p, size_t len) {
     return t;
 }
 
-// Checks the messages of the producers' sequences, until a stop message.
+// Checks the messages of the producers' sequences, until `stops` stop
+// messages (see bench/driver.py: every producer sends one per consumer,
+// every consumer waits for one per producer).
 struct SeqCheck {
     const Cfg &c;
     bool exact;  // one consumer sees every sequence number
+    uint64_t stops_left = c.get("stops", 1);
     std::vector<int64_t> last = std::vector<int64_t>(255, -1);
     uint64_t count = 0, sum = 0, bad = 0;
     bool stop = false;
@@ -371,7 +374,7 @@ struct SeqCheck {
         uint64_t t = tag_of(p, len);
         if (len != c.size) bad++;
         if ((t & ~SEQ_MASK) == STOP) {
-            stop = true;
+            stop = --stops_left == 0;
             return;
         }
         unsigned id = unsigned(t >> 56);

@@ -18,6 +18,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 PROD_CPU, CONS_CPU = "0", "1"
@@ -132,8 +133,12 @@ class Bench:
         procs = []
         try:
             cons = []
+            # Every producer ends with one stop message per consumer, and
+            # every consumer stops at its `producers`-th: the queues are
+            # FIFO, so the last stop popped comes after every message, and
+            # no consumer can be left without its stops.
             for _ in range(consumers):
-                ckv = dict(kv, consumers=consumers, batch=batch)
+                ckv = dict(kv, consumers=consumers, batch=batch, stops=producers)
                 if lease:
                     ckv["lease"] = 1
                 pf = ()
@@ -144,10 +149,9 @@ class Bench:
                 procs.append(p)
                 self.wait_ready(p)
                 cons.append(p)
-            stops = [consumers // producers + (1 if i < consumers % producers else 0) for i in range(producers)]
             prods = []
             for i in range(producers):
-                pkv = dict(kv, n=n, id=i, stops=stops[i], batch=batch)
+                pkv = dict(kv, n=n, id=i, stops=consumers, batch=batch)
                 pf = ()
                 if fds:
                     pkv["wfd"] = fds[1]
@@ -337,7 +341,8 @@ def main():
     ap.add_argument("--iox", required=True, help="the iceoryx2 bench program (bench/iox)")
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--scale", type=float, default=1.0, help="multiplies message counts")
-    ap.add_argument("--out", default=os.path.dirname(os.path.abspath(__file__)))
+    ap.add_argument("--out", default=None,
+                    help="where RESULTS.md and results.jsonl go (default bench/; --smoke: a new temporary directory)")
     ap.add_argument("--command", default="bench/run.sh")
     ap.add_argument("--prefix", default="", help="queue name prefix (unique per run)")
     ap.add_argument("--only", default="", help="comma-separated workload keys (for development)")
@@ -346,7 +351,11 @@ def main():
     args = ap.parse_args()
     if args.smoke:
         args.reps, args.scale = 1, 0.01
+    if args.out is None:
+        args.out = tempfile.mkdtemp(prefix="wq-bench-smoke.") if args.smoke else os.path.dirname(
+            os.path.abspath(__file__))
     b = Bench(args)
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     try:
         run(args, b)
     except BaseException:
@@ -515,7 +524,8 @@ def run(args, b):
         # that takes the size; about 256 MiB (kernel-based: a quarter) a run.
         def takes(impl, size):
             return impl != "posix-mq" or size <= 65536
-        res = {(size, i): [] for size in SWEEP_SIZES for i in PEERS if takes(i, size)}
+        sizes = [8, 4096, 1 << 20] if args.smoke else SWEEP_SIZES
+        res = {(size, i): [] for size in sizes for i in PEERS if takes(i, size)}
         for rep in range(args.reps):
             for size, impl in res:
                 n = min(1_000_000, (256 << 20) // size)
@@ -530,7 +540,8 @@ def run(args, b):
     if want("pc"):
         # How cost grows with the number of processes: p producers (CPU 0)
         # -> c consumers (CPU 1), 8 B, 1 M messages in all a run.
-        res = {(p, c, i): [] for p in PC_RANGE for c in PC_RANGE for i in PC_IMPLS}
+        pc = [1, PC_RANGE[-1]] if args.smoke else PC_RANGE  # smoke: the corners
+        res = {(p, c, i): [] for p in pc for c in pc for i in PC_IMPLS}
         for rep in range(args.reps):
             for p, c, impl in res:
                 res[(p, c, impl)].append(b.throughput(impl, 8, count(1_000_000 // p), p, c))
@@ -573,7 +584,7 @@ def ratio(rows, workload, impl, base=BASE, key=None):
     return None if a is None or b is None or b == 0 else a / b
 
 
-def report(args, rows, elapsed, load_before):
+def report(args, rows, elapsed, load_before, calibs):
     out_md = os.path.join(args.out, "RESULTS.md")
     out_jsonl = os.path.join(args.out, "results.jsonl")
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -630,6 +641,14 @@ def report(args, rows, elapsed, load_before):
     add("single process 1 M × 8 B push then pop, recipe time / wq-c time",
         single[BASE]["push_pop"] / single["wq-c"]["push_pop"] if len(single) == 2 else None, "≥ 1.5×",
         lambda v: v >= 1.5)
+    # Against iceoryx2, the shared-memory IPC speed anchor (issue 12).
+    for impl in ("wq-c", "wq-rust"):
+        add(f"1p1c 8 B, {impl} / iceoryx2 (blocking)", ratio(rows, "tp8", impl, "iceoryx2"), "≥ 5×",
+            lambda v: v >= 5)
+        p50 = next((r["median"]["p50"] for r in rows if r["workload"] == "pingpong" and r["impl"] == impl), None)
+        add(f"ping-pong p50, {impl}", p50, "≤ 1.0 µs", lambda v: v <= 1.0, "{:.2f} µs")
+        add(f"ping-pong p50, {impl} / iceoryx2 busy-polling", ratio(rows, "pingpong", impl, "iceoryx2-spin", "p50"),
+            "≤ 2×", lambda v: v <= 2)
     for key, what in (("zc64k", "64 KiB"), ("zc1m", "1 MiB")):
         add(f"zero-copy {what} (filled and read) / copying path", ratio(rows, key, "wq-rust zero-copy", "wq-rust copy"),
             "≥ 2×", lambda v: v >= 2)
@@ -640,6 +659,9 @@ def report(args, rows, elapsed, load_before):
 
     lines = []
     lines.append("# wq benchmark results\n")
+    lines.append(f"- **Calibration**: {fmt_calib(calibs[0])} before the run; {calibs[1]['rtt_ns']} ns "
+                 f"(min {calibs[1]['min_ns']} ns) after it. Every figure moves with it: compare reports of "
+                 "similar calibrations")
     lines.append(f"- Date: {date}")
     lines.append(f"- Machine: {machine}")
     lines.append(f"- Load average before the run: {' '.join(f'{x:.2f}' for x in load_before)}; "
@@ -658,7 +680,7 @@ def report(args, rows, elapsed, load_before):
     lines.append("| workload | implementation | median | MB/s | vs recipe | runs |")
     lines.append("| --- | --- | ---: | ---: | ---: | --- |")
     for r in rows:
-        if r["metric"] not in ("msgs_per_s", "bytes_per_s"):
+        if r["metric"] not in ("msgs_per_s", "bytes_per_s") or "sweep" in r:
             continue
         if r["metric"] == "bytes_per_s":
             lines.append(f"| {r['label']} | {r['impl']} | – | {r['median'] / 1e6:.0f} | – | "
@@ -669,17 +691,49 @@ def report(args, rows, elapsed, load_before):
         lines.append(f"| {r['label']} | {r['impl']} | {r['median'] / 1e6:.2f} M | {r['bytes_per_s'] / 1e6:.0f} | "
                      f"{rr} | {', '.join(f'{v / 1e6:.2f}' for v in r['values'])} M |")
     lines.append("")
-    if any(r["workload"] == "pingpong" for r in rows):
-        lines.append("## Ping-pong round trip, 8 B, blocking pops (µs; medians of the runs' percentiles, max of maxima)\n")
-        lines.append("| implementation | p50 | p99 | p99.9 | max | p50 vs recipe | p99.9 vs recipe |")
-        lines.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    if any(r["metric"] == "rtt_us" for r in rows):
+        lines.append("## Ping-pong round trip, blocking pops (iceoryx2-spin: polling) "
+                     "(µs; medians of the runs' percentiles, max of maxima)\n")
+        lines.append("| size | implementation | p50 | p99 | p99.9 | max | p50 vs recipe | p99.9 vs recipe |")
+        lines.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
         for r in rows:
-            if r["workload"] != "pingpong":
+            if r["metric"] != "rtt_us":
                 continue
             m = r["median"]
-            lines.append(f"| {r['impl']} | {m['p50']:.2f} | {m['p99']:.2f} | {m['p999']:.2f} | {m['max']:.1f} | "
-                         f"{ratio(rows, 'pingpong', r['impl'], key='p50'):.3f}× | "
-                         f"{ratio(rows, 'pingpong', r['impl'], key='p999'):.3f}× |")
+            vs = [ratio(rows, r["workload"], r["impl"], key=k) for k in ("p50", "p999")]
+            lines.append(f"| {human(r.get('size', 8))} | {r['impl']} | {m['p50']:.2f} | {m['p99']:.2f} | "
+                         f"{m['p999']:.2f} | {m['max']:.1f} | "
+                         + " | ".join("–" if v is None else f"{v:.3f}×" for v in vs) + " |")
+        lines.append("")
+    sizes = sorted({r["size"] for r in rows if r.get("sweep") == "size"})
+    if sizes:
+        lines.append("## Message-size sweep, 1p→1c (MB/s, median; plot: `plots/size.svg`)\n")
+        lines.append("| implementation | " + " | ".join(human(x) for x in sizes) + " |")
+        lines.append("| --- |" + " ---: |" * len(sizes))
+        for impl in dict.fromkeys(r["impl"] for r in rows if r.get("sweep") == "size"):
+            cells = []
+            for x in sizes:
+                r = next((r for r in rows if r.get("sweep") == "size" and r["size"] == x and r["impl"] == impl), None)
+                cells.append("–" if r is None else f"{r['bytes_per_s'] / 1e6:.0f}")
+            lines.append(f"| {impl} | " + " | ".join(cells) + " |")
+        lines.append("")
+    pcs = [r for r in rows if r.get("sweep") == "pc"]
+    if pcs:
+        lines.append("## Producers × consumers sweep, 8 B (M messages/s, median; rows: producers, columns: "
+                     "consumers; plot: `plots/pc.svg`)\n")
+        cs = sorted({r["consumers"] for r in pcs})
+        lines.append("| implementation | producers | " + " | ".join(f"{c}c" for c in cs) + " |")
+        lines.append("| --- | ---: |" + " ---: |" * len(cs))
+        for impl in dict.fromkeys(r["impl"] for r in pcs):
+            for p in sorted({r["producers"] for r in pcs}):
+                cells = []
+                for c in cs:
+                    r = next((r for r in pcs if r["impl"] == impl and r["producers"] == p and r["consumers"] == c),
+                             None)
+                    base = ratio(rows, f"pc-{p}x{c}", impl)
+                    cells.append("–" if r is None else f"{r['median'] / 1e6:.2f}"
+                                 + ("" if impl == BASE or base is None else f" ({base:.1f}×)"))
+                lines.append(f"| {impl} | {p}p | " + " | ".join(cells) + " |")
         lines.append("")
     def section(workload, title, header, align, row):
         """A Markdown table of the rows of one workload, if it ran."""
@@ -708,10 +762,20 @@ def report(args, rows, elapsed, load_before):
         f.write(md)
     with open(out_jsonl, "w") as f:
         for r in rows:
-            f.write(json.dumps(dict(r, date=date, machine=machine), ensure_ascii=False) + "\n")
+            f.write(json.dumps(dict(r, date=date, machine=machine, calib_ns=calibs[0]["rtt_ns"],
+                                    calib_min_ns=calibs[0]["min_ns"], calib_end_ns=calibs[1]["rtt_ns"]),
+                               ensure_ascii=False) + "\n")
+    import plot  # bench/plot.py, beside this file
+    if args.smoke:
+        # Only whether everything ran: draw the plots too, then drop it all.
+        plot.draw_all(out_jsonl, os.path.join(args.out, "plots"))
+        shutil.rmtree(args.out)
+        print(f"smoke: {len(rows)} rows, every run passed its checks", flush=True)
+        return
     print()
     print(md)
     print(f"(written to {out_md} and {out_jsonl})")
+    plot.draw_all(out_jsonl, os.path.join(args.out, "plots"))
     print("machine-readable lines:")
     with open(out_jsonl) as f:
         sys.stdout.write(f.read())

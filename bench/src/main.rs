@@ -86,7 +86,8 @@ fn ready() {
     std::io::stdout().flush().expect("stdout");
 }
 
-/// Pops until a stop message, checking every producer's sequence; with
+/// Pops until `stops` stop messages (one from each producer: see
+/// `bench/driver.py`), checking every producer's sequence; with
 /// `lease=1`, every pop is leased (for ever) and acked after the check.
 fn cons(c: &Cfg) -> u8 {
     let q = c.open(&c.name);
@@ -98,6 +99,7 @@ fn cons(c: &Cfg) -> u8 {
     let mut spans = vec![Span::default(); batch];
     let mut last = [-1i64; 255];
     let (mut count, mut sum, mut bad, mut bad_fill) = (0u64, 0u64, 0u64, 0u64);
+    let mut stops_left = c.get("stops", 1);
     let mut stop = false;
     ready();
     let mut check = |msg: &[u8], stop: &mut bool| {
@@ -106,7 +108,8 @@ fn cons(c: &Cfg) -> u8 {
             bad += 1;
         }
         if t & !SEQ_MASK == STOP {
-            *stop = true;
+            stops_left -= 1;
+            *stop = stops_left == 0;
             return;
         }
         let id = (t >> 56) as usize;
