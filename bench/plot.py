@@ -40,6 +40,15 @@ def human(size):
     return f"{size} B"
 
 
+def short(v):
+    """A bar's label: 1.03, 65.3, 812, 8.1k, 12k."""
+    if v >= 10_000:
+        return f"{v / 1000:.0f}k"
+    if v >= 1000:
+        return f"{v / 1000:.1f}k"
+    return f"{v:.3g}"
+
+
 def si(v):
     """1500 -> "1.5k", 2e6 -> "2M", 0.5 -> "0.5"."""
     for unit, f in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
@@ -81,10 +90,13 @@ class Svg:
 
 
 class LogAxis:
-    """Maps values on a log scale to pixels between `p0` and `p1`."""
+    """Maps values on a log scale to pixels between `p0` and `p1`; `pad`:
+    a decade more below when the smallest value is near a decade's start
+    (so that its bar or point stays visible)."""
 
-    def __init__(self, lo, hi, p0, p1):
-        self.lo, self.hi = math.floor(math.log10(lo)), math.ceil(math.log10(hi))
+    def __init__(self, lo, hi, p0, p1, pad=False):
+        self.lo = math.floor(math.log10(lo) - (0.3 if pad else 0))
+        self.hi = math.ceil(math.log10(hi))
         if self.hi == self.lo:
             self.hi += 1
         self.p0, self.p1 = p0, p1
@@ -124,7 +136,7 @@ def plot_sizes(rows, path):
     sizes = sorted({r["size"] for r in sweep})
     xs = LogAxis(min(sizes), max(sizes), left, right)
     ys = LogAxis(min(r["bytes_per_s"] for r in sweep) / 1e6, max(r["bytes_per_s"] for r in sweep) / 1e6,
-                 bottom, top)
+                 bottom, top, pad=True)
     for d in ys.decades():
         y = ys(d)
         svg.line(left, y, right, y, "#ddd")
@@ -156,7 +168,7 @@ def plot_rtt(rows, path):
         return False
     groups = list(dict.fromkeys(r["workload"] for r in rtt))
     pcts = [("p50", 1.0), ("p99", 0.65), ("p999", 0.35)]
-    svg = Svg(820, 130 + 330 * len(groups))
+    svg = Svg(820, 70 + 330 * len(groups))
     header(svg, "Ping-pong round trip, blocking pops (iceoryx2-spin: polling) — p50 / p99 / p99.9, µs",
            subtitle(rows))
     vals = [r["median"][k] for r in rtt for k, _ in pcts if r["median"][k] > 0]
@@ -164,7 +176,7 @@ def plot_rtt(rows, path):
         picked = [r for r in rtt if r["workload"] == g]
         left, right, top = 80, 780, 70 + gi * 330
         bottom = top + 230
-        ys = LogAxis(min(vals), max(vals), bottom, top)
+        ys = LogAxis(min(vals), max(vals), bottom, top, pad=True)
         svg.text(left, top - 8, f"{human(picked[0].get('size', 8))} messages", bold=True)
         for d in ys.decades():
             svg.line(left, ys(d), right, ys(d), "#ddd")
@@ -185,7 +197,7 @@ def plot_rtt(rows, path):
                 svg.add(f'<rect x="{x0 + j * bw:.1f}" y="{y:.1f}" width="{bw - 1:.1f}" '
                         f'height="{ys(base) - y:.1f}" fill="{color(r["impl"])}" fill-opacity="{alpha}">'
                         f'<title>{escape(r["impl"])} {k}: {v:.2f} µs</title></rect>')
-                svg.text(x0 + j * bw + bw / 2, y - 3, f"{v:.3g}", "middle", 9)
+                svg.text(x0 + j * bw + bw / 2, y - 3, short(v), "middle", 9)
             svg.text(x0 + slot * 0.4, bottom + 16, r["impl"], "middle", 11)
         svg.text(right, bottom + 34, "bars: p50 (solid), p99, p99.9 (lighter)", "end", 10, fill="#555")
     svg.save(path)
@@ -199,6 +211,14 @@ def heat(v, lo, hi):
     return f"#{r:02x}{g:02x}{b:02x}", f > 0.6
 
 
+def ratio_color(v):
+    """Green above 1× (full at 10×), red below (full at 0.1×), white at 1×."""
+    f = min(1.0, abs(math.log10(max(v, 1e-9))))
+    rgb = (44, 160, 44) if v >= 1 else (214, 39, 40)
+    r, g, b = (int(255 - f * (255 - c)) for c in rgb)
+    return f"#{r:02x}{g:02x}{b:02x}", f > 0.6
+
+
 def plot_pc(rows, path):
     pcs = [r for r in rows if r.get("sweep") == "pc" and r["median"] > 0]
     if not pcs:
@@ -209,7 +229,7 @@ def plot_pc(rows, path):
     cell = 56
     panel = cell * len(cs) + 90
     ratio_impls = [i for i in impls if i != "boost-recipe" and "boost-recipe" in impls]
-    svg = Svg(40 + panel * (len(impls) + len(ratio_impls)), 150 + cell * len(ps))
+    svg = Svg(max(820, 40 + panel * (len(impls) + len(ratio_impls))), 150 + cell * len(ps))
     header(svg, "Producers × consumers, 8 B messages (M messages/s, median)", subtitle(rows))
     lo, hi = min(r["median"] for r in pcs), max(r["median"] for r in pcs)
     get = {(r["impl"], r["producers"], r["consumers"]): r["median"] for r in pcs}
@@ -228,9 +248,8 @@ def plot_pc(rows, path):
                     if not bv:
                         continue
                     v = v / bv
-                    f = min(1.0, max(0.0, math.log(max(v, 1e-9)) / math.log(10) + 0.5))
-                    fill = f"#{int(255 - f * 211):02x}{int(255 - f * 95):02x}{int(255 - f * 211):02x}"
-                    dark, label = f > 0.6, f"{v:.1f}×"
+                    fill, dark = ratio_color(v)
+                    label = f"{v:.1f}×"
                 else:
                     fill, dark = heat(v, lo, hi)
                     label = f"{v / 1e6:.2f}"

@@ -66,6 +66,24 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# iceoryx2 keeps a directory per live node and service here (and removes it
+# when they close); the smoke mode checks that the bench left none behind.
+IOX_DIR=/tmp/iceoryx2
+iox_entries() { find "$IOX_DIR/nodes" "$IOX_DIR/services" -mindepth 1 -maxdepth 1 2>/dev/null | sort; }
+iox_before=$(iox_entries)
+
 echo "== load before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
 python3 "$BENCH_DIR/driver.py" --cbench "$TARGET/cbench" --rbench "$TARGET/release/wq-bench" \
     --iox "$TARGET/release/wq-bench-iox" --prefix "wqb-$$" --command "$COMMAND" "$@"
+
+for arg in "$@"; do
+    [ "$arg" = "--smoke" ] || continue
+    left=$(ls -d /dev/shm/wqb-$$-* /dev/shm/sem.wqb-$$-* /dev/mqueue/wqb-$$-* 2>/dev/null || true)
+    new_iox=$(comm -13 <(echo "$iox_before") <(iox_entries))
+    if [ -n "$left$new_iox" ]; then
+        echo "run.sh --smoke: the bench left these behind:" >&2
+        echo "$left$new_iox" >&2
+        exit 1
+    fi
+    echo "smoke: nothing left in /dev/shm, /dev/mqueue or $IOX_DIR"
+done

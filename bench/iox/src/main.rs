@@ -112,7 +112,9 @@ impl<'a> Channel<'a> {
         }
     }
 
-    fn service(&self) -> iceoryx2::service::port_factory::publish_subscribe::PortFactory<Svc, [u64], ()> {
+    fn service(
+        &self,
+    ) -> iceoryx2::service::port_factory::publish_subscribe::PortFactory<Svc, [u64], ()> {
         let name = ok(ServiceName::new(&self.name), "service name");
         ok(
             self.node
@@ -153,7 +155,10 @@ impl<'a> Channel<'a> {
     fn subscriber(&self, blocking: bool) -> Receiver {
         let service = self.service();
         let subscriber = ok(
-            service.subscriber_builder().buffer_size(self.depth).create(),
+            service
+                .subscriber_builder()
+                .buffer_size(self.depth)
+                .create(),
             "subscriber",
         );
         let listener = blocking.then(|| ok(self.event().listener_builder().create(), "listener"));
@@ -238,7 +243,10 @@ fn cons(c: &Cfg) -> u8 {
             if t == HELLO {
                 // The producer's listener exists by now: tell it that this
                 // subscriber is connected.
-                let n = ok(ack_service(&node, c).notifier_builder().create(), "notifier");
+                let n = ok(
+                    ack_service(&node, c).notifier_builder().create(),
+                    "notifier",
+                );
                 ok(n.notify(), "notify");
                 ack = Some(n);
                 return false;
@@ -263,7 +271,9 @@ fn cons(c: &Cfg) -> u8 {
         }
     }
     let t_end = now_ns();
-    let Some(ack) = ack else { die("stop before hello") };
+    let Some(ack) = ack else {
+        die("stop before hello")
+    };
     ok(ack.notify(), "notify");
     println!("result t_end={t_end} count={count} sum={sum} bad={bad}");
     u8::from(bad != 0)
@@ -283,7 +293,10 @@ fn ack_service(node: &Node<Svc>, c: &Cfg) -> EventService {
 /// consumer has acknowledged the stop.
 fn prod(c: &Cfg) -> u8 {
     let node = node();
-    let acks = ok(ack_service(&node, c).listener_builder().create(), "listener");
+    let acks = ok(
+        ack_service(&node, c).listener_builder().create(),
+        "listener",
+    );
     let tx = Channel::new(&node, &c.name, c.words).publisher(c.blocking);
     let n = c.get("n", 1_000_000);
     let id = c.get("id", 0);
