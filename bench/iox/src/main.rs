@@ -23,9 +23,13 @@
 //! retries while it is full (`RetryUntilDelivered`, no overflow), so no
 //! message is lost.
 
+#[path = "../../src/common.rs"]
+mod common;
+
 use std::collections::HashMap;
-use std::io::Write;
 use std::process::ExitCode;
+
+use common::{die, now_ns, ready, report_rtt};
 
 use iceoryx2::port::listener::Listener;
 use iceoryx2::port::notifier::Notifier;
@@ -40,39 +44,9 @@ const SEQ_MASK: u64 = (1 << 56) - 1;
 
 type Svc = ipc::Service;
 
-fn now_ns() -> u64 {
-    // CLOCK_MONOTONIC, the clock of the other bench programs: the driver
-    // subtracts a producer's start from a consumer's end.
-    let mut ts = libc_timespec::default();
-    // SAFETY: `ts` is a writable timespec of the x86_64/aarch64 Linux layout
-    // and CLOCK_MONOTONIC always exists on Linux.
-    unsafe { clock_gettime(1, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-}
-
-#[repr(C)]
-#[derive(Default)]
-struct libc_timespec {
-    tv_sec: i64,
-    tv_nsec: i64,
-}
-
-unsafe extern "C" {
-    fn clock_gettime(clock: i32, ts: *mut libc_timespec) -> i32;
-}
-
-fn die(what: &str) -> ! {
-    eprintln!("wq-bench-iox: {what}");
-    std::process::exit(2)
-}
-
+/// The value of an iceoryx2 call, or the end of this process with its error.
 fn ok<T, E: std::fmt::Debug>(r: Result<T, E>, what: &str) -> T {
     r.unwrap_or_else(|e| die(&format!("{what}: {e:?}")))
-}
-
-fn ready() {
-    println!("ready");
-    std::io::stdout().flush().expect("stdout");
 }
 
 struct Cfg {
@@ -85,9 +59,7 @@ struct Cfg {
 
 impl Cfg {
     fn get(&self, key: &str, default: u64) -> u64 {
-        self.kv
-            .get(key)
-            .map_or(default, |v| v.parse().expect("numeric argument"))
+        common::get(&self.kv, key, default)
     }
 }
 
@@ -345,16 +317,7 @@ fn ping(c: &Cfg) -> u8 {
     }
     msg[0] = STOP;
     tx.send(&msg, STOP, false);
-    rtt.sort_unstable();
-    let pct = |p: f64| rtt[((p * rtt.len() as f64) as usize).min(rtt.len() - 1)];
-    println!(
-        "result p50={} p99={} p999={} max={} bad={bad}",
-        pct(0.50),
-        pct(0.99),
-        pct(0.999),
-        rtt[rtt.len() - 1]
-    );
-    u8::from(bad != 0)
+    report_rtt(rtt, bad)
 }
 
 fn pong(c: &Cfg) -> u8 {
@@ -390,35 +353,26 @@ fn cleanup() -> u8 {
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().collect();
-    if args.len() < 4 {
-        die("usage: wq-bench-iox iceoryx2|iceoryx2-spin ROLE NAME key=value...");
-    }
-    let blocking = match args[1].as_str() {
+    let (imp, role, name, kv) =
+        common::args("usage: wq-bench-iox iceoryx2|iceoryx2-spin ROLE NAME key=value...");
+    let blocking = match imp.as_str() {
         "iceoryx2" => true,
         "iceoryx2-spin" => false,
         other => die(&format!("unknown implementation {other}")),
     };
-    let mut kv = HashMap::new();
-    for a in &args[4..] {
-        let (k, v) = a
-            .split_once('=')
-            .unwrap_or_else(|| die(&format!("bad argument {a}")));
-        kv.insert(k.to_owned(), v.to_owned());
-    }
     let mut c = Cfg {
-        name: args[3].clone(),
+        name,
         blocking,
         words: 1,
         kv,
     };
     let size = c.get("size", 8);
-    if size == 0 || size % 8 != 0 {
+    if size == 0 || !size.is_multiple_of(8) {
         die("size must be a positive multiple of 8");
     }
     c.words = (size / 8) as usize;
     set_log_level(LogLevel::Error);
-    let code = match args[2].as_str() {
+    let code = match role.as_str() {
         "cons" => cons(&c),
         "prod" => prod(&c),
         "ping" => ping(&c),
