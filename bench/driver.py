@@ -770,7 +770,7 @@ def report(args, rows, elapsed, load_before, calibs):
         # Only whether everything ran: draw the plots too, then drop it all.
         plot.draw_all(out_jsonl, os.path.join(args.out, "plots"))
         shutil.rmtree(args.out)
-        print(f"smoke: {len(rows)} rows, every run passed its checks", flush=True)
+        print(f"smoke: {len(rows)} rows in {elapsed:.0f} s, every run passed its checks", flush=True)
         return
     print()
     print(md)
