@@ -16,25 +16,9 @@
 #include "wq.h"
 
 #define POP_TIMEOUT_NS (INT64_C(60) * 1000 * 1000 * 1000)
-#define QUIET_NS (INT64_C(200) * 1000 * 1000)
 #define MAX_BATCH 32
 
 static const char PROG[] = "c-consumer";
-
-static int report_mismatch(uint64_t expected, const unsigned char *msg, size_t len) {
-    uint64_t got = stream_index_of(msg, len);
-    if (got != UINT64_MAX && got != expected && got < expected) {
-        fprintf(stderr, "c-consumer: message %" PRIu64 " expected, got message %" PRIu64
-                        " again (duplicate or reordering)\n", expected, got);
-    } else if (got != UINT64_MAX && got != expected) {
-        fprintf(stderr, "c-consumer: message %" PRIu64 " expected, got message %" PRIu64
-                        " (a message was lost)\n", expected, got);
-    } else {
-        fprintf(stderr, "c-consumer: message %" PRIu64 " is damaged (%zu bytes, expected %zu)\n",
-                expected, len, stream_len(expected));
-    }
-    return 1;
-}
 
 int main(int argc, char **argv) {
     uint64_t count = 0;
@@ -72,7 +56,7 @@ int main(int argc, char **argv) {
         for (size_t k = 0; k < n && rc == 0; ++k, ++next) {
             const unsigned char *msg = buf + spans[k].offset;
             if (stream_check(next, msg, spans[k].len) != 0) {
-                rc = report_mismatch(next, msg, spans[k].len);
+                rc = stream_mismatch(PROG, next, msg, spans[k].len);
             }
         }
     }
@@ -81,28 +65,7 @@ int main(int argc, char **argv) {
         rc = 3;
     }
 
-    if (rc == 0) {
-        /* Exactly COUNT: nothing more may arrive. */
-        size_t len = 0;
-        s = wq_pop(q, buf, cap, &len, QUIET_NS);
-        if (s == WQ_OK || s == WQ_BUFFER_TOO_SMALL) {
-            fprintf(stderr, "c-consumer: an extra message of %zu bytes after %" PRIu64 "\n", len,
-                    count);
-            rc = 1;
-        } else if (s != WQ_EMPTY) {
-            rc = stream_fail(PROG, "wq_pop (final)", s);
-        }
-    }
-
     free(buf);
-    wq_close(q);
-    if (rc == 0) {
-        s = wq_remove(argv[1]);
-        if (s != WQ_OK && s != WQ_NOT_FOUND) {
-            return stream_fail(PROG, "wq_remove", s);
-        }
-        printf("c-consumer: received %" PRIu64 " messages from %s, all in order\n", count,
-               argv[1]);
-    }
-    return rc;
+    /* Exactly COUNT: nothing more may arrive. */
+    return stream_finish(PROG, q, argv[1], count, rc);
 }

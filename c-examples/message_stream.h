@@ -123,4 +123,50 @@ static inline int stream_start(const char *prog, int argc, char **argv, uint64_t
     return 0;
 }
 
+/* ---- What the consumers share: reporting a wrong message, the end ---- */
+
+/* Reports that message `expected` is not what arrived; returns exit status 1. */
+static inline int stream_mismatch(const char *prog, uint64_t expected, const unsigned char *msg,
+                                  size_t len) {
+    uint64_t got = stream_index_of(msg, len);
+    if (got != UINT64_MAX && got != expected && got < expected) {
+        fprintf(stderr, "%s: message %llu expected, got message %llu again (duplicate or reordering)\n",
+                prog, (unsigned long long)expected, (unsigned long long)got);
+    } else if (got != UINT64_MAX && got != expected) {
+        fprintf(stderr, "%s: message %llu expected, got message %llu (a message was lost)\n", prog,
+                (unsigned long long)expected, (unsigned long long)got);
+    } else {
+        fprintf(stderr, "%s: message %llu is damaged (%zu bytes, expected %zu)\n", prog,
+                (unsigned long long)expected, len, stream_len(expected));
+    }
+    return 1;
+}
+
+/* After COUNT messages: checks for 200 ms that nothing more arrives, closes
+ * the queue and, when all was well (`rc` 0), removes it. Returns the exit status. */
+static inline int stream_finish(const char *prog, wq_queue *q, const char *name, uint64_t count,
+                                int rc) {
+    if (rc == 0) {
+        size_t len = 0;
+        wq_status s = wq_pop(q, NULL, 0, &len, INT64_C(200) * 1000 * 1000);
+        if (s == WQ_OK || s == WQ_BUFFER_TOO_SMALL) {
+            fprintf(stderr, "%s: an extra message of %zu bytes after %llu\n", prog, len,
+                    (unsigned long long)count);
+            rc = 1;
+        } else if (s != WQ_EMPTY) {
+            rc = stream_fail(prog, "wq_pop (final)", s);
+        }
+    }
+    wq_close(q);
+    if (rc == 0) {
+        wq_status s = wq_remove(name);
+        if (s != WQ_OK && s != WQ_NOT_FOUND) {
+            return stream_fail(prog, "wq_remove", s);
+        }
+        printf("%s: received %llu messages from %s, all in order\n", prog,
+               (unsigned long long)count, name);
+    }
+    return rc;
+}
+
 #endif /* WQ_EXAMPLE_MESSAGE_STREAM_H */

@@ -11,13 +11,18 @@
 //                        acked nor nacked is given back by the destructor.
 //   wq::work_queue<T>    a drop-in for the classic Boost.Interprocess
 //                        work_queue recipe, for trivially copyable T; its
-//                        pop_task_leased() gives a wq::task_lease<T>.
+//                        try_pop_task() gives a wq::optional_task<T> (a
+//                        std::optional<T> that converts to boost::optional<T>),
+//                        its pop_task_leased() a wq::task_lease<T>.
 //   wq::error            every failure; carries the wq_status and the
 //                        library's wq_last_error() text.
 //
 // Failures throw wq::error (or one of its subclasses, chosen in one place:
 // wq::detail::throw_status). The try_ variants report "queue empty" and
-// "queue full" through their return value instead.
+// "queue full" through their return value instead. Timeouts and lease
+// durations are std::chrono durations with C's meaning: zero does not wait,
+// any negative one (wq::forever among them) has no limit, and one too long
+// for int64_t nanoseconds saturates.
 #ifndef WQ_HPP
 #define WQ_HPP
 
@@ -147,7 +152,9 @@ using stats = wq_stats;
 /// A snapshot of a queue's lease counters (see wq.h).
 using lease_stats = wq_lease_stats;
 
-/// Timeout used by the blocking calls.
+/// "No limit", for every timeout and lease duration. As in C, where any
+/// negative timeout_ns waits without limit, every negative duration means
+/// the same: wq::forever is only its name.
 inline constexpr std::chrono::nanoseconds forever{-1};
 
 namespace detail {
@@ -192,17 +199,20 @@ inline void check(wq_status code, const char* operation) {
     }
 }
 
-/// A duration as wq's timeout_ns: wq::forever means no limit; zero and
-/// negative durations mean "don't wait"; huge ones saturate. The checks run
-/// in long double, so no duration type can overflow them.
+/// A duration as wq's timeout_ns (or lease_ns), with C's meaning: a
+/// negative duration (wq::forever among them) means no limit, zero means
+/// "don't wait" (a lease: ends at once), and one too long for int64_t
+/// nanoseconds (about 292 years) saturates to INT64_MAX. A floating-point
+/// NaN counts as zero. The checks run in long double, so no duration type
+/// can overflow them.
 template <class Rep, class Period>
 std::int64_t to_timeout_ns(std::chrono::duration<Rep, Period> d) {
     using wide = std::chrono::duration<long double, std::nano>;
     const long double ns = std::chrono::duration_cast<wide>(d).count();
-    if (ns == static_cast<long double>(forever.count())) {
+    if (ns < 0.0L) {
         return WQ_FOREVER;
     }
-    if (!(ns > 0.0L)) {  // also NaN
+    if (!(ns > 0.0L)) {  // zero, or NaN
         return WQ_NO_WAIT;
     }
     if (ns >= static_cast<long double>(std::numeric_limits<std::int64_t>::max())) {
@@ -256,22 +266,23 @@ private:
 /// wq::queue object, which may be moved): destroy or settle it before that
 /// handle is closed. One lease object is not for use by two threads at once.
 /// [[nodiscard]]: a lease dropped at once would only give its message back.
-class [[nodiscard]] lease {
+template <class Bytes>
+class [[nodiscard]] basic_lease {
 public:
     /// A lease that holds nothing (as a moved-from one): settling it throws
     /// usage_error (WQ_INVALID_ARGUMENT).
-    lease() noexcept = default;
+    basic_lease() noexcept = default;
 
-    lease(const lease&) = delete;
-    lease& operator=(const lease&) = delete;
-    lease(lease&& other) noexcept
+    basic_lease(const basic_lease&) = delete;
+    basic_lease& operator=(const basic_lease&) = delete;
+    basic_lease(basic_lease&& other) noexcept
         : handle_(std::exchange(other.handle_, nullptr)),
           bytes_(std::move(other.bytes_)),
           lease_(std::exchange(other.lease_, wq_lease{})),
           pending_(std::exchange(other.pending_, false)) {}
     /// Gives back the lease this object held (as the destructor would), then
     /// takes over `other`'s.
-    lease& operator=(lease&& other) noexcept {
+    basic_lease& operator=(basic_lease&& other) noexcept {
         if (this != &other) {
             give_back();
             handle_ = std::exchange(other.handle_, nullptr);
@@ -281,13 +292,13 @@ public:
         }
         return *this;
     }
-    ~lease() { give_back(); }
+    ~basic_lease() { give_back(); }
 
     // ---- the message ------------------------------------------------------
 
     const std::byte* data() const noexcept { return bytes_.data(); }
     std::size_t size() const noexcept { return bytes_.size(); }
-    const std::vector<std::byte>& bytes() const noexcept { return bytes_; }
+    const Bytes& bytes() const noexcept { return bytes_; }
     /// The message as text (a view into this object).
     std::string_view view() const noexcept {
         return {reinterpret_cast<const char*>(bytes_.data()), bytes_.size()};
@@ -338,7 +349,7 @@ public:
 private:
     friend class queue;
 
-    lease(wq_queue* handle, std::vector<std::byte>&& bytes, const wq_lease& l) noexcept
+    basic_lease(wq_queue* handle, Bytes&& bytes, const wq_lease& l) noexcept
         : handle_(handle), bytes_(std::move(bytes)), lease_(l), pending_(true) {}
 
     void settle(wq_status s, const char* operation) {
@@ -361,9 +372,104 @@ private:
     }
 
     wq_queue* handle_ = nullptr;
-    std::vector<std::byte> bytes_;
+    Bytes bytes_;
     wq_lease lease_{};
     bool pending_ = false;
+};
+
+/// The bytes of a message in the queue's shared memory, as wq::lease_view
+/// holds them: where they start and how many.
+class shared_bytes {
+public:
+    shared_bytes() noexcept = default;
+    shared_bytes(const std::byte* data, std::size_t size) noexcept : data_(data), size_(size) {}
+    shared_bytes(shared_bytes&& other) noexcept
+        : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)) {}
+    shared_bytes& operator=(shared_bytes&& other) noexcept {
+        data_ = std::exchange(other.data_, nullptr);
+        size_ = std::exchange(other.size_, 0);
+        return *this;
+    }
+    const std::byte* data() const noexcept { return data_; }
+    std::size_t size() const noexcept { return size_; }
+    const std::byte* begin() const noexcept { return data_; }
+    const std::byte* end() const noexcept { return data_ + size_; }
+
+private:
+    const std::byte* data_ = nullptr;
+    std::size_t size_ = 0;
+};
+
+/// A message under a lease, copied out of the queue (queue::pop_leased).
+using lease = basic_lease<std::vector<std::byte>>;
+
+/// A message under a lease, read where it lies in the queue's shared memory
+/// without a copy (queue::pop_leased_view): a wq::lease in every other way.
+/// The bytes stay the message's while the lease is live; once it is acked or
+/// nacked (or ends by time) the queue may reuse them. They stay mapped until
+/// the queue's handle is closed. A peer process with write access to the
+/// queue could change them while they are read: check them as any input.
+using lease_view = basic_lease<shared_bytes>;
+
+/// Room for one message inside the queue's shared memory, to be filled in
+/// place (queue::reserve): commit() publishes it, the destructor (or
+/// cancel()) drops it unpublished. While it lives its handle holds the
+/// producers' side: other producers wait, and a push from this thread through
+/// the same handle throws usage_error. A process that dies holding one
+/// leaves nothing behind. Move-only; refers to the C handle that reserved.
+class [[nodiscard]] reservation {
+public:
+    reservation() noexcept = default;
+    reservation(const reservation&) = delete;
+    reservation& operator=(const reservation&) = delete;
+    reservation(reservation&& other) noexcept
+        : handle_(std::exchange(other.handle_, nullptr)),
+          data_(std::exchange(other.data_, nullptr)),
+          size_(std::exchange(other.size_, 0)) {}
+    /// Cancels the reservation this object held, then takes over `other`'s.
+    reservation& operator=(reservation&& other) noexcept {
+        if (this != &other) {
+            cancel();
+            handle_ = std::exchange(other.handle_, nullptr);
+            data_ = std::exchange(other.data_, nullptr);
+            size_ = std::exchange(other.size_, 0);
+        }
+        return *this;
+    }
+    ~reservation() { cancel(); }
+
+    std::byte* data() const noexcept { return data_; }
+    std::size_t size() const noexcept { return size_; }
+    std::byte* begin() const noexcept { return data_; }
+    std::byte* end() const noexcept { return data_ + size_; }
+    /// False once committed or cancelled (or moved from).
+    explicit operator bool() const noexcept { return handle_ != nullptr; }
+
+    /// Publishes the whole reservation as one message.
+    void commit() { commit(size_); }
+    /// Publishes its first `len` bytes (at most size()) as one message.
+    void commit(std::size_t len) {
+        if (handle_ == nullptr) {
+            throw usage_error(WQ_INVALID_ARGUMENT, "wq::reservation::commit", "nothing reserved");
+        }
+        detail::check(wq_push_commit(handle_, len), "wq_push_commit");
+        handle_ = nullptr;
+    }
+    /// Drops it: nothing is published. Never throws.
+    void cancel() noexcept {
+        if (handle_ != nullptr) {
+            (void)wq_push_cancel(std::exchange(handle_, nullptr));
+        }
+    }
+
+private:
+    friend class queue;
+    reservation(wq_queue* handle, std::byte* data, std::size_t size) noexcept
+        : handle_(handle), data_(data), size_(size) {}
+
+    wq_queue* handle_ = nullptr;
+    std::byte* data_ = nullptr;
+    std::size_t size_ = 0;
 };
 
 /// Messages popped together by queue::pop_batch: message i is the bytes
@@ -550,9 +656,9 @@ public:
     // lease ends (see wq::lease): delivery is at least once, and a message
     // is delivered again only after a lease on it ended without an ack.
     // `lease_for` is how long it may be held before it goes to another
-    // worker: wq::forever (the default) means until it is settled or its
-    // holder's handle closes or its process dies; zero or a negative
-    // duration ends the lease at once. With WQ_LEASE_LIMIT messages leased
+    // worker: wq::forever (the default), or any negative duration, means
+    // until it is settled or its holder's handle closes or its process
+    // dies; zero ends the lease at once. With WQ_LEASE_LIMIT messages leased
     // or waiting for redelivery, the leased pops wait as if the queue were
     // empty (plain pops still work).
 
@@ -577,6 +683,44 @@ public:
     std::optional<lease> try_pop_leased_for(std::chrono::duration<LeaseRep, LeasePeriod> lease_for,
                                             std::chrono::duration<Rep, Period> timeout) {
         return pop_leased_impl(detail::to_timeout_ns(lease_for), detail::to_timeout_ns(timeout));
+    }
+
+    // ---- zero-copy --------------------------------------------------------
+    // For large messages: the producer writes a message where the consumer
+    // will read it, and the consumer reads it there (see wq::reservation and
+    // wq::lease_view).
+
+    /// Reserves `len` bytes in one piece inside the queue for a message
+    /// written in place, waiting for room as long as it takes.
+    reservation reserve(std::size_t len) { return *reserve_impl(len, WQ_FOREVER); }
+    /// The reservation if there is room now.
+    std::optional<reservation> try_reserve(std::size_t len) { return reserve_impl(len, WQ_NO_WAIT); }
+    /// The reservation, waiting up to `timeout` for room; nullopt when none came.
+    template <class Rep, class Period>
+    std::optional<reservation> try_reserve_for(std::size_t len,
+                                               std::chrono::duration<Rep, Period> timeout) {
+        return reserve_impl(len, detail::to_timeout_ns(timeout));
+    }
+
+    /// pop_leased without the copy: the message is read where it lies.
+    lease_view pop_leased_view() { return *pop_leased_view_impl(WQ_FOREVER, WQ_FOREVER); }
+    template <class Rep, class Period>
+    lease_view pop_leased_view(std::chrono::duration<Rep, Period> lease_for) {
+        return *pop_leased_view_impl(detail::to_timeout_ns(lease_for), WQ_FOREVER);
+    }
+    std::optional<lease_view> try_pop_leased_view() {
+        return pop_leased_view_impl(WQ_FOREVER, WQ_NO_WAIT);
+    }
+    template <class Rep, class Period>
+    std::optional<lease_view> try_pop_leased_view(std::chrono::duration<Rep, Period> lease_for) {
+        return pop_leased_view_impl(detail::to_timeout_ns(lease_for), WQ_NO_WAIT);
+    }
+    template <class LeaseRep, class LeasePeriod, class Rep, class Period>
+    std::optional<lease_view> try_pop_leased_view_for(
+        std::chrono::duration<LeaseRep, LeasePeriod> lease_for,
+        std::chrono::duration<Rep, Period> timeout) {
+        return pop_leased_view_impl(detail::to_timeout_ns(lease_for),
+                                    detail::to_timeout_ns(timeout));
     }
 
     /// Settles a lease taken through any handle on this queue, in any
@@ -694,6 +838,28 @@ private:
         }
     }
 
+    std::optional<reservation> reserve_impl(std::size_t len, std::int64_t timeout_ns) {
+        void* room = nullptr;
+        const wq_status s = wq_push_reserve(handle_, len, &room, timeout_ns);
+        if (s == WQ_FULL && timeout_ns >= 0) {
+            return std::nullopt;
+        }
+        detail::check(s, "wq_push_reserve");
+        return reservation(handle_, static_cast<std::byte*>(room), len);
+    }
+
+    std::optional<lease_view> pop_leased_view_impl(std::int64_t lease_ns, std::int64_t timeout_ns) {
+        const void* msg = nullptr;
+        std::size_t len = 0;
+        wq_lease l{};
+        const wq_status s = wq_pop_leased_view(handle_, &msg, &len, &l, lease_ns, timeout_ns);
+        if (s == WQ_EMPTY && timeout_ns >= 0) {
+            return std::nullopt;
+        }
+        detail::check(s, "wq_pop_leased_view");
+        return lease_view(handle_, shared_bytes(static_cast<const std::byte*>(msg), len), l);
+    }
+
     template <class Messages>
     std::optional<std::size_t> push_batch_impl(const Messages& msgs, std::int64_t timeout_ns) {
         std::vector<wq_iovec> iov;
@@ -738,11 +904,13 @@ private:
     wq_queue* handle_ = nullptr;
 };
 
-/// work_queue<T>::pop_task_leased (or its try_ form) took a message whose
-/// size is not sizeof(T). It has been acked (removed), so it cannot block the
-/// tasks behind it; its bytes and delivery count travel in this error, for
-/// the caller to log or push to a dead-letter queue. code() is
-/// WQ_INVALID_ARGUMENT, as the non-leased pops report such a message.
+/// A work_queue<T> pop found a message whose size is not sizeof(T), shorter
+/// or longer. It has been taken off the queue (popped, or acked when popped
+/// under a lease), so it cannot block the tasks behind it, and the next pop
+/// takes the next message as usual; its bytes travel in this error, for the
+/// caller to log or push to a dead-letter queue. what() names the call that
+/// found it ("wq::work_queue::try_pop_task: invalid argument: ..."); code()
+/// is WQ_INVALID_ARGUMENT.
 class foreign_message_error : public usage_error {
 public:
     foreign_message_error(const std::string& operation, const std::string& detail,
@@ -753,7 +921,8 @@ public:
 
     /// The message's bytes.
     const std::vector<std::byte>& message() const noexcept { return *message_; }
-    /// Its deliveries, the one that found it included.
+    /// Its deliveries, the one that found it included; 0 from the pops
+    /// without a lease (pop_task, try_pop_task), which do not count them.
     std::uint32_t deliveries() const noexcept { return deliveries_; }
 
 private:
@@ -807,12 +976,66 @@ private:
     task_type value_;
 };
 
+namespace detail {
+
+template <class>
+struct is_std_optional : std::false_type {};
+template <class U>
+struct is_std_optional<std::optional<U>> : std::true_type {};
+
+/// True for an optional type of T other than std::optional: a class whose
+/// value_type is T, whose operator* gives the T, that tests as a bool, is
+/// empty when default-constructed and can be made from a T
+/// (boost::optional<T>, for one).
+template <class Optional, class T, class = void>
+struct is_other_optional : std::false_type {};
+template <class Optional, class T>
+struct is_other_optional<
+    Optional, T,
+    std::void_t<typename Optional::value_type, decltype(*std::declval<const Optional&>())>>
+    : std::bool_constant<
+          std::is_same_v<typename Optional::value_type, T> && !is_std_optional<Optional>::value &&
+          std::is_same_v<decltype(*std::declval<const Optional&>()), const T&> &&
+          std::is_constructible_v<bool, const Optional&> &&
+          std::is_default_constructible_v<Optional> && std::is_constructible_v<Optional, const T&>> {};
+
+}  // namespace detail
+
+/// What work_queue<T>::try_pop_task returns: a std::optional<T> (it derives
+/// from one, so every member, comparison and conversion of std::optional
+/// works on it, and it passes as a std::optional<T>), that also converts to
+/// any other optional type of T, such as boost::optional<T>. So the Boost
+/// recipe's
+///
+///     boost::optional<task_structure> task = queue.try_pop_task();
+///
+/// compiles as it is, and wq.hpp does not depend on Boost.
+template <class T>
+class optional_task : public std::optional<T> {
+public:
+    using std::optional<T>::optional;
+
+    /// An empty Optional, or one holding a copy of the task.
+    template <class Optional,
+              std::enable_if_t<detail::is_other_optional<Optional, T>::value, int> = 0>
+    operator Optional() const {
+        return this->has_value() ? Optional(**this) : Optional();
+    }
+};
+
 /// A queue of `T` values (each message is the bytes of one T): a drop-in for
 /// the Boost.Interprocess work_queue recipe. Replace the recipe's class with
 ///
 ///     using work_queue = wq::work_queue<task_structure>;
 ///
 /// and keep the calls: push_task, try_pop_task, pop_task, cleanup.
+///
+/// Like the recipe, push_task does not wait: on a full queue it throws
+/// (wq::timeout_error, code() WQ_FULL, where the recipe threw bad_alloc);
+/// try_push_task_for waits for room. A message of another size than
+/// sizeof(T), pushed through the byte API, is taken off by the pop that
+/// finds it and thrown as wq::foreign_message_error: it never blocks the
+/// tasks behind it.
 template <class T>
 class work_queue {
     static_assert(std::is_trivially_copyable_v<T>,
@@ -825,10 +1048,27 @@ public:
     /// Default segment size of the recipe: 32 MiB.
     static constexpr std::size_t default_bytes = 32u * 1024u * 1024u;
 
-    /// Opens, or creates with 32 MiB, the queue "work-queue".
+    /// Bytes of message storage in which `bytes / sizeof(T)` tasks fit: a
+    /// queue created with `bytes` holds that many tasks, at least as many
+    /// as the recipe's segment of `bytes` held (its deque has overhead per
+    /// task too). Each message is a record of an 8-byte header and the task
+    /// padded to a multiple of 8 bytes, so this is bytes * 2 for an 8-byte
+    /// T (64 MiB of /dev/shm for the default 32 MiB), bytes * 9 / 8 for a
+    /// 64-byte one. Saturates at UINT64_MAX, which wq_open refuses.
+    static constexpr std::uint64_t capacity_for(std::size_t bytes) noexcept {
+        constexpr std::uint64_t record = 8 + (sizeof(task_type) + 7) / 8 * 8;
+        const std::uint64_t tasks = bytes / sizeof(task_type);
+        return tasks > std::numeric_limits<std::uint64_t>::max() / record
+                   ? std::numeric_limits<std::uint64_t>::max()
+                   : tasks * record;
+    }
+
+    /// Opens, or creates for 32 MiB of tasks, the queue "work-queue".
     work_queue() : work_queue("work-queue") {}
 
-    /// Opens, or creates with `bytes` of message storage, the queue `name`.
+    /// Opens, or creates with room for `bytes / sizeof(T)` tasks
+    /// (capacity_for(bytes) bytes of message storage), the queue `name`.
+    /// An existing queue keeps its size.
     explicit work_queue(const char* name, std::size_t bytes = default_bytes)
         : name_(name == nullptr ? "" : name), queue_(name, creation_options(bytes)) {}
 
@@ -838,44 +1078,61 @@ public:
     work_queue& operator=(work_queue&&) noexcept = default;
     ~work_queue() = default;
 
-    /// Appends a task (waits for room if a full queue has none).
-    void push_task(const task_type& task) { queue_.push(&task, sizeof(task_type)); }
+    /// Appends a task if there is room now; on a full queue throws
+    /// wq::timeout_error (code() WQ_FULL) at once, as the recipe's
+    /// push_task threw bad_alloc, rather than wait for a consumer that may
+    /// never come.
+    void push_task(const task_type& task) {
+        detail::check(push(task, WQ_NO_WAIT), "wq::work_queue::push_task");
+    }
 
-    /// The next task if there is one now.
-    std::optional<task_type> try_pop_task() {
-        storage s;
-        const std::optional<std::size_t> len = queue_.try_pop(&s.value, sizeof(task_type));
-        if (!len) {
-            return std::nullopt;
-        }
-        check_size(*len);
-        return s.value;
+    /// Appends a task if there is room now; false when the queue is full.
+    bool try_push_task(const task_type& task) {
+        return pushed(push(task, WQ_NO_WAIT), "wq::work_queue::try_push_task");
+    }
+
+    /// Appends a task, waiting up to `timeout` for room (wq::forever: as
+    /// long as it takes); false when none appeared.
+    template <class Rep, class Period>
+    bool try_push_task_for(const task_type& task, std::chrono::duration<Rep, Period> timeout) {
+        return pushed(push(task, detail::to_timeout_ns(timeout)),
+                      "wq::work_queue::try_push_task_for");
+    }
+
+    /// The next task if there is one now. The result is a std::optional<T>
+    /// that also converts to boost::optional<T> (see wq::optional_task).
+    optional_task<task_type> try_pop_task() {
+        return take(WQ_NO_WAIT, "wq::work_queue::try_pop_task");
+    }
+
+    /// The next task, waiting up to `timeout`; empty when none came.
+    template <class Rep, class Period>
+    optional_task<task_type> try_pop_task_for(std::chrono::duration<Rep, Period> timeout) {
+        return take(detail::to_timeout_ns(timeout), "wq::work_queue::try_pop_task_for");
     }
 
     /// The next task, waiting as long as it takes.
-    task_type pop_task() {
-        storage s;
-        check_size(queue_.pop(&s.value, sizeof(task_type)));
-        return s.value;
-    }
+    task_type pop_task() { return *take(WQ_FOREVER, "wq::work_queue::pop_task"); }
 
     /// The next task under a lease (see wq::task_lease and
     /// queue::pop_leased), waiting as long as it takes. A message that is
     /// not sizeof(T) bytes is acked and thrown as foreign_message_error.
-    task_lease<task_type> pop_task_leased() { return *to_task(queue_.pop_leased()); }
+    task_lease<task_type> pop_task_leased() {
+        return *to_task(queue_.pop_leased(), "wq::work_queue::pop_task_leased");
+    }
     template <class Rep, class Period>
     task_lease<task_type> pop_task_leased(std::chrono::duration<Rep, Period> lease_for) {
-        return *to_task(queue_.pop_leased(lease_for));
+        return *to_task(queue_.pop_leased(lease_for), "wq::work_queue::pop_task_leased");
     }
 
     /// The next task under a lease if there is one now.
     std::optional<task_lease<task_type>> try_pop_task_leased() {
-        return to_task(queue_.try_pop_leased());
+        return to_task(queue_.try_pop_leased(), "wq::work_queue::try_pop_task_leased");
     }
     template <class Rep, class Period>
     std::optional<task_lease<task_type>> try_pop_task_leased(
         std::chrono::duration<Rep, Period> lease_for) {
-        return to_task(queue_.try_pop_leased(lease_for));
+        return to_task(queue_.try_pop_leased(lease_for), "wq::work_queue::try_pop_task_leased");
     }
 
     /// Removes the queue from the system (later opens create a new one);
@@ -894,37 +1151,80 @@ private:
         task_type value;
     };
 
-    std::optional<task_lease<task_type>> to_task(std::optional<lease> l) {
+    wq_status push(const task_type& task, std::int64_t timeout_ns) {
+        return wq_push(queue_.c_handle(), &task, sizeof(task_type), timeout_ns);
+    }
+
+    static bool pushed(wq_status s, const char* operation) {
+        if (s == WQ_FULL) {
+            return false;
+        }
+        detail::check(s, operation);
+        return true;
+    }
+
+    // The next task, popped straight into a T (no allocation). A message of
+    // another size is taken off whatever its length: a short one is already
+    // popped; a long one stays queued on WQ_BUFFER_TOO_SMALL and is popped
+    // as bytes (unless another consumer was first: then the loop goes on
+    // with the message after it).
+    optional_task<task_type> take(std::int64_t timeout_ns, const char* operation) {
+        const detail::deadline until(timeout_ns);
+        for (;;) {
+            storage s;
+            std::size_t len = 0;
+            const wq_status st =
+                wq_pop(queue_.c_handle(), &s.value, sizeof(task_type), &len, until.remaining_ns());
+            if (st == WQ_OK) {
+                if (len == sizeof(task_type)) {
+                    return s.value;
+                }
+                const auto* bytes = reinterpret_cast<const std::byte*>(&s.value);
+                throw foreign(operation, std::vector<std::byte>(bytes, bytes + len), 0);
+            }
+            if (st == WQ_BUFFER_TOO_SMALL) {
+                if (std::optional<std::vector<std::byte>> msg = queue_.try_pop()) {
+                    if (msg->size() == sizeof(task_type)) {
+                        std::memcpy(&s.value, msg->data(), sizeof(task_type));
+                        return s.value;
+                    }
+                    throw foreign(operation, std::move(*msg), 0);
+                }
+                continue;
+            }
+            if (st == WQ_EMPTY && timeout_ns >= 0) {
+                return std::nullopt;
+            }
+            detail::check(st, operation);
+        }
+    }
+
+    std::optional<task_lease<task_type>> to_task(std::optional<lease> l, const char* operation) {
         if (!l) {
             return std::nullopt;
         }
         if (l->size() != sizeof(task_type)) {
-            const std::string detail = "queue \"" + name_ + "\" held a message of " +
-                                       std::to_string(l->size()) + " bytes, not a task of " +
-                                       std::to_string(sizeof(task_type)) +
-                                       " bytes; it was acked (removed)";
             l->ack();  // not a task: never to be seen again here
-            throw foreign_message_error("wq::work_queue::pop_task_leased", detail, l->bytes(),
-                                        l->deliveries());
+            throw foreign(operation, l->bytes(), l->deliveries());
         }
         storage s;
         std::memcpy(&s.value, l->data(), sizeof(task_type));
         return task_lease<task_type>(std::move(*l), s.value);
     }
 
-    static options creation_options(std::size_t bytes) {
-        options o;
-        o.capacity = bytes;
-        return o;
+    foreign_message_error foreign(const char* operation, std::vector<std::byte> message,
+                                  std::uint32_t deliveries) const {
+        const std::string detail = "queue \"" + name_ + "\" held a message of " +
+                                   std::to_string(message.size()) + " bytes, not a task of " +
+                                   std::to_string(sizeof(task_type)) +
+                                   " bytes; it was taken off the queue";
+        return foreign_message_error(operation, detail, std::move(message), deliveries);
     }
 
-    void check_size(std::size_t len) const {
-        if (len != sizeof(task_type)) {
-            throw usage_error(WQ_INVALID_ARGUMENT, "wq::work_queue::pop_task",
-                              "queue \"" + name_ + "\" held a message of " +
-                                  std::to_string(len) + " bytes, not a task of " +
-                                  std::to_string(sizeof(task_type)) + " bytes");
-        }
+    static options creation_options(std::size_t bytes) {
+        options o;
+        o.capacity = capacity_for(bytes);
+        return o;
     }
 
     std::string name_;

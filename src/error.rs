@@ -74,6 +74,13 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// The queue's memory could not be reserved: the shared-memory
+    /// filesystem is too full (`ENOSPC`, e.g. a second 32 MiB queue in
+    /// Docker's default 64 MiB `/dev/shm`). In C `WQ_SYSTEM_ERROR` with
+    /// `errno` `ENOSPC`, as [`Error::raw_os_error`] says; no queue is left
+    /// behind by a creation that fails so.
+    #[error("no space left in {dir}: {0}", dir = crate::sys::SHM_DIR)]
+    NoSpace(NoSpace),
     /// A bug in wq (for example a caught panic); never expected.
     #[error("internal error: {0}")]
     Internal(String),
@@ -137,6 +144,52 @@ pub enum CorruptionCause {
     Leases,
 }
 
+/// How much room a queue needed and found ([`Error::NoSpace`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NoSpace {
+    /// The segment's size in bytes.
+    pub needed: u64,
+    /// Bytes the filesystem had for it when that failed: what was free,
+    /// plus what the segment's file held already.
+    pub free: u64,
+    /// The filesystem's size in bytes (0 when it reports none).
+    pub size: u64,
+}
+
+impl fmt::Display for NoSpace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let dir = crate::sys::SHM_DIR;
+        write!(
+            f,
+            "the queue needs {} and {dir} has {} free",
+            Bytes(self.needed),
+            Bytes(self.free)
+        )?;
+        if self.size > 0 {
+            write!(f, " of {}", Bytes(self.size))?;
+        }
+        write!(
+            f,
+            "; remove queues no longer used, choose a smaller capacity or enlarge {dir} (Docker: --shm-size)"
+        )
+    }
+}
+
+/// A byte count for people, exact too: `32.0 MiB (33554432 bytes)`.
+struct Bytes(u64);
+
+impl fmt::Display for Bytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (scale, unit) = match self.0 {
+            0..1024 => return write!(f, "{} bytes", self.0),
+            1024..0x10_0000 => (1024.0, "KiB"),
+            0x10_0000..0x4000_0000 => (1048576.0, "MiB"),
+            _ => (1073741824.0, "GiB"),
+        };
+        write!(f, "{:.1} {unit} ({} bytes)", self.0 as f64 / scale, self.0)
+    }
+}
+
 /// [`Error::detail`].
 struct Detail<'a>(&'a Error);
 
@@ -191,10 +244,12 @@ impl Error {
         Detail(self)
     }
 
-    /// The OS error number behind a [`Error::System`] failure, if any.
+    /// The OS error number behind a [`Error::System`] failure (`ENOSPC`
+    /// for [`Error::NoSpace`]), if any.
     pub fn raw_os_error(&self) -> Option<i32> {
         match self {
             Error::System { source, .. } => source.raw_os_error(),
+            Error::NoSpace(_) => Some(libc::ENOSPC),
             _ => None,
         }
     }

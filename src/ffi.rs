@@ -195,7 +195,7 @@ fn status_of(err: &Error) -> wq_status {
         Error::Incompatible(_) => WQ_INCOMPATIBLE,
         Error::Corrupted(_) => WQ_CORRUPTED,
         Error::PermissionDenied(_) => WQ_PERMISSION_DENIED,
-        Error::System { .. } => WQ_SYSTEM_ERROR,
+        Error::System { .. } | Error::NoSpace(_) => WQ_SYSTEM_ERROR,
         Error::Internal(_) => WQ_INTERNAL,
         Error::Interrupted => WQ_INTERRUPTED,
     }

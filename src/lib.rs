@@ -50,7 +50,9 @@ mod sink;
 mod sync;
 mod sys;
 
-pub use error::{Corrupted, CorruptionCause, Error, Incompatible, IncompatibleCause, Result};
+pub use error::{
+    Corrupted, CorruptionCause, Error, Incompatible, IncompatibleCause, NoSpace, Result,
+};
 pub use lease::{Lease, LeaseStats};
 pub use leased::{Leased, LeasedView, SharedBytes};
 pub use options::{DEFAULT_CAPACITY, DEFAULT_MODE, OpenMode, Options};

@@ -72,7 +72,8 @@ impl Queue {
     /// [`Error::NotFound`] ([`OpenMode::OpenOnly`]), [`Error::Exists`]
     /// ([`OpenMode::CreateOnly`]), [`Error::Incompatible`] (the name holds
     /// something else), [`Error::Corrupted`], [`Error::PermissionDenied`],
-    /// [`Error::System`] (e.g. `/dev/shm` full).
+    /// [`Error::NoSpace`] when `/dev/shm` cannot hold the new queue (it says
+    /// how much it needs and how much is free); [`Error::System`].
     pub fn open(name: &str, options: &Options) -> Result<Queue> {
         let name = Name::parse(name)?;
         if options.mode > 0o777 {

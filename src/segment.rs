@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use memmap2::{MmapOptions, MmapRaw};
 
-use crate::error::{Error, IncompatibleCause, Result, text};
+use crate::error::{Error, IncompatibleCause, NoSpace, Result, text};
 use crate::handles::{self, Entry};
 use crate::layout::{
     DATA_OFFSET, Geometry, Header, IDENTITY_OFFSET, IDENTITY_SLOTS, LEASE_OFFSET, LEASE_SLOTS,
@@ -132,7 +132,8 @@ impl Segment {
     /// # Errors
     /// [`Error::NotFound`], [`Error::Exists`], [`Error::Incompatible`],
     /// [`Error::Corrupted`], [`Error::PermissionDenied`] (including a queue
-    /// of another user), [`Error::System`] (e.g. `/dev/shm` full).
+    /// of another user), [`Error::NoSpace`] (`/dev/shm` too full),
+    /// [`Error::System`].
     pub fn open(name: &Name, options: &Options, geometry: Option<Geometry>) -> Result<Segment> {
         // A name can appear and vanish between our steps (a racing creator,
         // a racing remove); a few rounds settle it.
@@ -428,8 +429,11 @@ fn attach_existing(name: &Name, fd: OwnedFd, options: &Options) -> Result<Found>
     // so that a full /dev/shm is an error here and not a SIGBUS later.
     let info = stat(&fd)?;
     if info.allocated < info.len {
-        sys::allocate(&fd, info.len)
-            .map_err(|e| Error::os("fallocate of a queue whose memory was never reserved", e))?;
+        reserve(
+            &fd,
+            info.len,
+            "fallocate of a queue whose memory was never reserved",
+        )?;
     }
     finish(name, fd, geometry, false).map(Found::Segment)
 }
@@ -462,7 +466,29 @@ fn create(name: &Name, fd: OwnedFd, geometry: Geometry) -> Result<Segment> {
 }
 
 fn allocate(fd: &OwnedFd, geometry: Geometry) -> Result<()> {
-    sys::allocate(fd, geometry.segment_len()).map_err(|e| Error::os("fallocate", e))
+    reserve(fd, geometry.segment_len(), "fallocate")
+}
+
+/// Reserves the memory of bytes `0..len` of `fd`. A filesystem too full
+/// for it is [`Error::NoSpace`], saying how much was missing and is free.
+fn reserve(fd: &OwnedFd, len: u64, call: &'static str) -> Result<()> {
+    let Err(e) = sys::allocate(fd, len) else {
+        return Ok(());
+    };
+    if e.raw_os_error() != Some(libc::ENOSPC) {
+        return Err(Error::os(call, e));
+    }
+    // A failed fallocate of tmpfs gives back what it took: the file holds
+    // what it held before, which is room for it as well as what is free.
+    let held = sys::file_info(fd).map_or(0, |i| i.allocated.min(len));
+    match sys::space(fd) {
+        Ok(space) => Err(Error::NoSpace(NoSpace {
+            needed: len,
+            free: space.free.saturating_add(held),
+            size: space.size,
+        })),
+        Err(_) => Err(Error::os(call, e)),
+    }
 }
 
 fn initialise(fd: &OwnedFd, geometry: Geometry) -> Result<()> {

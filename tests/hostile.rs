@@ -482,11 +482,11 @@ fn sparse_on_tiny_shm() {
     );
     for mode in [OpenMode::OpenOnly, OpenMode::OpenOrCreate] {
         match open_as(&name, mode, false) {
-            Err(e @ Error::System { .. }) if e.raw_os_error() == Some(libc::ENOSPC) => {
+            Err(e @ Error::NoSpace(_)) if e.raw_os_error() == Some(libc::ENOSPC) => {
                 println!("{mode:?}: refused the 2 MiB segment: {e}");
             }
             Err(other) => fail(&format!(
-                "{mode:?} of a 2 MiB sparse segment on a 1 MiB /dev/shm: want System(ENOSPC), got {other} ({other:?})"
+                "{mode:?} of a 2 MiB sparse segment on a 1 MiB /dev/shm: want NoSpace (ENOSPC), got {other} ({other:?})"
             )),
             Ok(q) => {
                 // Show what that means: the ring's pages cannot be backed.

@@ -422,3 +422,38 @@ fn the_c_calls_check_their_arguments_and_close_cancels() {
         wq_close(b);
     }
 }
+
+/// A fork child of a reserving process does not hold its parent's
+/// reservation: it cannot commit or cancel it, and its pushes wait for
+/// the parent (they do not fail as the reserving thread's would).
+#[test]
+fn a_fork_child_does_not_inherit_the_reservation() {
+    let q = TempQueue::new("zc-fork");
+    let queue = open(&q.name, 1 << 16);
+    let mut r = queue.push_reserve(6, NO_WAIT).unwrap();
+    r.copy_from_slice(b"parent");
+    // SAFETY: the child only calls wq through its inherited handle and
+    // leaves with _exit, touching no lock another thread may hold.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        let code = match (
+            queue.push(b"child", Some(Duration::from_millis(50))),
+            r.commit(),
+        ) {
+            (Err(Error::Full), Err(Error::InvalidArgument(_))) => 0,
+            _ => 1,
+        };
+        // SAFETY: ends the child at once, running nothing of the parent's.
+        unsafe { libc::_exit(code) };
+    }
+    let mut status = 0;
+    // SAFETY: waits for the child just forked.
+    assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "child status {status:#x}"
+    );
+    r.commit().unwrap();
+    assert_eq!(queue.pop(NO_WAIT).unwrap(), b"parent");
+    assert!(matches!(queue.pop(NO_WAIT), Err(Error::Empty)));
+}

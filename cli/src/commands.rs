@@ -42,20 +42,27 @@ pub fn state_failure(context: &str, entry: &Entry) -> Option<Failure> {
     })
 }
 
-/// Adds who owns the queue to a permission error, which is what the
-/// operator needs next.
+/// A failure of an operation on queue `name`: the library's text with the
+/// queue named as the user writes it, plus who owns the queue when the
+/// system refused access, which is what the operator needs next (when the
+/// library refused another user's queue, its text names the owner).
 pub fn queue_failure(context: String, name: &str, error: wq::Error) -> Failure {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
-    match (&error, std::fs::metadata(inspect::path_of(name))) {
-        (wq::Error::PermissionDenied(detail), Ok(meta)) => Failure::Other {
-            code: failure::PERMISSION_DENIED,
-            message: format!(
-                "{context}: permission denied: {detail} (the queue is owned by {}, mode {})",
-                Users::load().name(meta.uid()),
-                format_mode(meta.permissions().mode())
-            ),
-        },
-        _ => Failure::queue(context, error),
+    let mut message = format!("{context}: {}", inspect::unslash(&error.to_string(), name));
+    let meta = std::fs::metadata(inspect::path_of(name));
+    let me = inspect::euid();
+    if let (wq::Error::PermissionDenied(_), Ok(meta)) = (&error, meta)
+        && (meta.uid() == me || meta.uid() == 0)
+    {
+        message.push_str(&format!(
+            " (the queue is owned by {}, mode {})",
+            Users::load().name(meta.uid()),
+            format_mode(meta.permissions().mode())
+        ));
+    }
+    Failure::Other {
+        code: failure::code_of(&error),
+        message,
     }
 }
 
@@ -231,9 +238,13 @@ fn rm_one(name: &str, force: bool, users: &Users) -> Result<(), Failure> {
             code: 12,
             message: context.clone(),
         });
+        let force = match inspect::removal_refused(&entry.path, users) {
+            None => "pass --force to remove it anyway".to_owned(),
+            Some(why) => format!("--force would not help: {why}"),
+        };
         return Err(Failure::Other {
             code: failure.code(),
-            message: format!("{failure}; refusing to remove it (pass --force to remove it anyway)"),
+            message: format!("{failure}; refusing to remove it ({force})"),
         });
     }
     Queue::remove(name).map_err(|e| queue_failure(context, name, e))

@@ -6,7 +6,7 @@
 use std::fmt;
 use std::io;
 
-/// Every exit code of `wq`, as printed by `wq --help`.
+/// Every exit code of `wq`, as printed by `wq --help` (and only there).
 pub const EXIT_CODES_HELP: &str = "\
 Exit codes:
    0  success
@@ -24,6 +24,10 @@ Exit codes:
   12  internal error in wq (a bug)
   13  reading input or writing output failed (stdin, --file, stdout, /dev/shm)
 Codes 3-12 equal the C API's wq_status values.";
+
+/// The one line on exit codes in each subcommand's help.
+pub const EXIT_CODES_HINT: &str = "\
+Exit codes: 0 success, 1 nothing in time, 2 usage, 3-12 the C API's wq_status, 13 I/O; `wq --help` explains each.";
 
 /// Exit code: success.
 pub const OK: u8 = 0;
@@ -50,7 +54,7 @@ pub fn code_of(error: &wq::Error) -> u8 {
         wq::Error::Incompatible(_) => INCOMPATIBLE,
         wq::Error::Corrupted(_) => 9,
         wq::Error::PermissionDenied(_) => PERMISSION_DENIED,
-        wq::Error::System { .. } => 11,
+        wq::Error::System { .. } | wq::Error::NoSpace(_) => 11,
         _ => 12,
     }
 }

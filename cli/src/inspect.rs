@@ -69,18 +69,20 @@ impl State {
     /// finished it ([`wq::IncompatibleCause::Unfinished`]) is incomplete;
     /// every other `Incompatible` (bad magic, zero-filled, too small, other
     /// layout) may belong to another program and counts as foreign.
-    pub fn from_error(error: &wq::Error) -> State {
+    /// Texts name the queue as [`unslash`] does.
+    pub fn from_error(error: &wq::Error, name: &str) -> State {
+        let text = |t: &dyn std::fmt::Display| unslash(&t.to_string(), name);
         match error {
-            wq::Error::Corrupted(r) => State::Corrupt(r.to_string()),
+            wq::Error::Corrupted(r) => State::Corrupt(text(r)),
             wq::Error::Incompatible(r) if r.cause == wq::IncompatibleCause::Unfinished => {
-                State::Incomplete(r.to_string())
+                State::Incomplete(text(r))
             }
-            wq::Error::Incompatible(r) => State::Foreign(r.to_string()),
+            wq::Error::Incompatible(r) => State::Foreign(text(r)),
             wq::Error::InvalidArgument(r) => {
                 State::Foreign(format!("not a valid wq queue name ({r})"))
             }
-            wq::Error::PermissionDenied(r) => State::NoAccess(r.clone()),
-            other => State::Failed(other.to_string()),
+            wq::Error::PermissionDenied(r) => State::NoAccess(text(r)),
+            other => State::Failed(text(other)),
         }
     }
 }
@@ -157,27 +159,92 @@ pub fn open(name: &str, owners: Owners) -> wq::Result<Queue> {
     )
 }
 
-/// The path of queue `name` (`"q"` or `"/q"`).
-pub fn path_of(name: &str) -> PathBuf {
-    Path::new(SHM_DIR).join(name.strip_prefix('/').unwrap_or(name))
+/// `text` with the library's form of queue `name` (`"/name"`) written as
+/// `wq` prints names, without the slash; paths (`/dev/shm/name`) and other
+/// names that merely end in `name` stay as they are.
+pub fn unslash(text: &str, name: &str) -> String {
+    let in_name = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+    let slashed = format!("/{name}");
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(&slashed) {
+        let (before, after) = (&rest[..at], &rest[at + slashed.len()..]);
+        let alone =
+            !before.ends_with(|c: char| in_name(c) || c == '/') && !after.starts_with(in_name);
+        out.push_str(before);
+        out.push_str(if alone { name } else { &slashed });
+        rest = after;
+    }
+    out.push_str(rest);
+    out
 }
 
-/// Examines queue `name`. `Err` only when there is no such file (or the
-/// name is not one) — every other problem is a [`State`].
-pub fn probe(name: &str, users: &Users) -> wq::Result<Entry> {
-    let bare = name.strip_prefix('/').unwrap_or(name);
+/// The path of queue `name` (given without its leading slash, as every
+/// name in `wq` is: see [`crate::units::parse_name`]).
+pub fn path_of(name: &str) -> PathBuf {
+    Path::new(SHM_DIR).join(name)
+}
+
+/// This process's effective uid.
+pub fn euid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// Why this process may not remove the file at `path` (`None`: it may): it
+/// must be able to write its directory, and that directory's sticky bit
+/// (`/dev/shm` has it) lets only the file's owner, the directory's owner
+/// and root remove a file.
+pub fn removal_refused(path: &Path, users: &Users) -> Option<String> {
+    use std::os::unix::ffi::OsStrExt;
+    let me = euid();
+    let dir = path.parent()?;
+    let (Ok(file), Ok(dir_meta)) = (fs::symlink_metadata(path), fs::metadata(dir)) else {
+        return None; // let the removal itself say what is wrong
+    };
+    let dir_c = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    // SAFETY: a NUL-terminated path; faccessat only reads it.
+    let writable = unsafe {
+        libc::faccessat(
+            libc::AT_FDCWD,
+            dir_c.as_ptr(),
+            libc::W_OK | libc::X_OK,
+            libc::AT_EACCESS,
+        )
+    } == 0;
+    let sticky = dir_meta.mode() & libc::S_ISVTX != 0;
+    if me == 0 || (writable && (!sticky || file.uid() == me || dir_meta.uid() == me)) {
+        return None;
+    }
+    Some(if writable && file.uid() == 0 {
+        format!("only root may remove it from {}", dir.display())
+    } else if writable {
+        format!(
+            "only its owner ({}) or root may remove it from {}",
+            users.name(file.uid()),
+            dir.display()
+        )
+    } else {
+        format!("this user may not remove files from {}", dir.display())
+    })
+}
+
+/// Examines queue `name` (without its leading slash). `Err` only when
+/// there is no such file (or the name is not one) — every other problem
+/// is a [`State`].
+pub fn probe(bare: &str, users: &Users) -> wq::Result<Entry> {
     let path = path_of(bare);
     let none = || (Vec::new(), LeaseStats::default());
     let (state, (peers, leases)) = match open(bare, Owners::Any) {
         Ok(queue) => match queue.stats().and_then(|s| Ok((s, queue.lease_stats()?))) {
             Ok((stats, leases)) => (State::Ok(stats), (queue.peer_pids(), leases)),
-            Err(e) => (State::from_error(&e), none()),
+            Err(e) => (State::from_error(&e, bare), none()),
         },
         Err(e @ (wq::Error::NotFound(_) | wq::Error::InvalidArgument(_))) => return Err(e),
-        Err(e) => (State::from_error(&e), none()),
+        Err(e) => (State::from_error(&e, bare), none()),
     };
     let meta = fs::metadata(&path).map_err(|e| match e.kind() {
-        io::ErrorKind::NotFound => wq::Error::NotFound(format!("/{bare}")),
+        io::ErrorKind::NotFound => wq::Error::NotFound(bare.to_owned()),
         _ => wq::Error::System {
             call: "stat",
             source: e,
@@ -223,7 +290,7 @@ pub fn scan(users: &Users) -> io::Result<Vec<Entry>> {
                 let Ok(meta) = dirent.metadata() else {
                     continue;
                 };
-                let state = State::from_error(&e);
+                let state = State::from_error(&e, &name);
                 entries.push(entry(&name, dirent.path(), &meta, users, state));
             }
         }
@@ -242,7 +309,7 @@ mod tests {
             cause: wq::CorruptionCause::Record,
             detail: "x".into(),
         });
-        assert_eq!(State::from_error(&corrupted).label(), "corrupt");
+        assert_eq!(State::from_error(&corrupted, "q").label(), "corrupt");
         let incompatible = |cause| {
             wq::Error::Incompatible(wq::Incompatible {
                 cause,
@@ -250,7 +317,7 @@ mod tests {
             })
         };
         assert_eq!(
-            State::from_error(&incompatible(wq::IncompatibleCause::Unfinished)).label(),
+            State::from_error(&incompatible(wq::IncompatibleCause::Unfinished), "q").label(),
             "incomplete"
         );
         for cause in [
@@ -258,16 +325,35 @@ mod tests {
             wq::IncompatibleCause::NotAQueue,
             wq::IncompatibleCause::OtherLayout { version: 1 },
         ] {
-            assert_eq!(State::from_error(&incompatible(cause)).label(), "foreign");
+            assert_eq!(
+                State::from_error(&incompatible(cause), "q").label(),
+                "foreign"
+            );
         }
         assert_eq!(
-            State::from_error(&wq::Error::PermissionDenied("x".into())).label(),
+            State::from_error(&wq::Error::PermissionDenied("x".into()), "q").label(),
             "no access"
         );
         assert!(State::Corrupt(String::new()).is_stale());
         assert!(State::Incomplete(String::new()).is_stale());
         assert!(!State::Foreign(String::new()).is_stale());
         assert!(!State::NoAccess(String::new()).is_stale());
+    }
+
+    #[test]
+    fn names_lose_the_librarys_slash_but_paths_keep_theirs() {
+        assert_eq!(
+            unslash(r#"no queue named "/jobs""#, "jobs"),
+            r#"no queue named "jobs""#
+        );
+        assert_eq!(
+            unslash(
+                "/jobs belongs to uid 7; /dev/shm/jobs; /jobs2; a/jobs; (/jobs); /jobs.",
+                "jobs"
+            ),
+            "jobs belongs to uid 7; /dev/shm/jobs; /jobs2; a/jobs; (jobs); /jobs."
+        );
+        assert_eq!(unslash("nothing here", "jobs"), "nothing here");
     }
 
     #[test]

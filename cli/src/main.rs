@@ -17,8 +17,11 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::failure::EXIT_CODES_HELP;
-use crate::units::{Timeout, parse_duration, parse_lease, parse_mode, parse_size, parse_timeout};
+use crate::failure::{EXIT_CODES_HELP, EXIT_CODES_HINT};
+use crate::units::{
+    Timeout, parse_count, parse_interval, parse_lease, parse_mode, parse_name, parse_size,
+    parse_timeout,
+};
 
 /// Inspect and operate wq shared-memory work queues (/dev/shm/NAME).
 #[derive(Debug, Parser)]
@@ -34,25 +37,25 @@ pub struct Cli {
 pub enum Command {
     /// List every file in /dev/shm: wq queues with their counters, other
     /// segments as foreign, corrupt, incomplete or no access.
-    #[command(after_help = EXIT_CODES_HELP)]
+    #[command(after_help = EXIT_CODES_HINT)]
     Ls(LsArgs),
     /// Show the full statistics of one queue.
-    #[command(after_help = EXIT_CODES_HELP)]
+    #[command(after_help = EXIT_CODES_HINT)]
     Stat(StatArgs),
     /// Create a queue (fails with exit code 5 if the name is taken).
-    #[command(after_help = EXIT_CODES_HELP)]
+    #[command(after_help = EXIT_CODES_HINT)]
     Create(CreateArgs),
     /// Push messages: the arguments, or --file contents, or else one message
     /// per line of standard input.
-    #[command(after_help = EXIT_CODES_HELP)]
+    #[command(after_help = EXIT_CODES_HINT)]
     Push(PushArgs),
     /// Pop messages and print them, one per line by default (with --lease,
     /// each is removed only once it was written out).
-    #[command(after_help = EXIT_CODES_HELP)]
+    #[command(after_help = EXIT_CODES_HINT)]
     Pop(PopArgs),
     /// Remove queues by name, or every stale (corrupt or never initialised)
     /// queue with --stale.
-    #[command(after_help = EXIT_CODES_HELP)]
+    #[command(after_help = EXIT_CODES_HINT)]
     Rm(RmArgs),
 }
 
@@ -68,6 +71,7 @@ pub struct LsArgs {
 #[derive(Debug, Args)]
 pub struct StatArgs {
     /// The queue's name (with or without a leading '/').
+    #[arg(value_parser = parse_name)]
     pub name: String,
     /// Print JSON instead of text (with --watch: one JSON object per line).
     #[arg(long)]
@@ -76,11 +80,12 @@ pub struct StatArgs {
     /// out, until interrupted (or --count samples).
     #[arg(long, short)]
     pub watch: bool,
-    /// Time between --watch samples, e.g. 500ms, 2s.
-    #[arg(long, default_value = "1s", value_parser = parse_duration, requires = "watch")]
+    /// Time between --watch samples, e.g. 500ms, 2s (at least 10ms).
+    #[arg(long, default_value = "1s", value_parser = parse_interval, requires = "watch",
+          allow_hyphen_values = true)]
     pub interval: std::time::Duration,
     /// Stop --watch after this many samples.
-    #[arg(long, requires = "watch")]
+    #[arg(long, requires = "watch", value_parser = parse_count, allow_hyphen_values = true)]
     pub count: Option<u64>,
 }
 
@@ -88,17 +93,18 @@ pub struct StatArgs {
 #[derive(Debug, Args)]
 pub struct CreateArgs {
     /// The queue's name: 1 to 250 of A-Z a-z 0-9 . _ -
+    #[arg(value_parser = parse_name)]
     pub name: String,
     /// Bytes of message storage, e.g. 4096, 64KiB, 32MiB, 1G (K/M/G = KiB/MiB/GiB;
     /// KB/MB/GB are powers of 1000). Each message takes its length rounded up
     /// to 8, plus 8 bytes.
-    #[arg(long, default_value = "32MiB", value_parser = parse_size)]
+    #[arg(long, default_value = "32MiB", value_parser = parse_size, allow_hyphen_values = true)]
     pub capacity: u64,
     /// Largest message; 0 = the largest that fits in the empty queue.
-    #[arg(long, default_value = "0", value_parser = parse_size)]
+    #[arg(long, default_value = "0", value_parser = parse_size, allow_hyphen_values = true)]
     pub max_message_size: u64,
     /// Permission bits in octal, applied exactly (no umask).
-    #[arg(long, default_value = "0600", value_parser = parse_mode)]
+    #[arg(long, default_value = "0600", value_parser = parse_mode, allow_hyphen_values = true)]
     pub mode: u32,
 }
 
@@ -106,6 +112,7 @@ pub struct CreateArgs {
 #[derive(Debug, Args)]
 pub struct PushArgs {
     /// The queue's name.
+    #[arg(value_parser = parse_name)]
     pub name: String,
     /// Messages to push, one per argument (else standard input is read).
     #[arg(conflicts_with = "file")]
@@ -116,7 +123,10 @@ pub struct PushArgs {
     pub file: Vec<PathBuf>,
     /// How long to wait for room for each message when the queue is full:
     /// 0, 250ms, 1s, forever. On timeout the rest is not pushed; exit code 1.
-    #[arg(long, short, default_value = "forever", value_parser = parse_timeout)]
+    /// While it waits, a notice says so on standard error if that is a
+    /// terminal.
+    #[arg(long, short, default_value = "forever", value_parser = parse_timeout,
+          allow_hyphen_values = true)]
     pub timeout: Timeout,
 }
 
@@ -124,14 +134,16 @@ pub struct PushArgs {
 #[derive(Debug, Args)]
 pub struct PopArgs {
     /// The queue's name.
+    #[arg(value_parser = parse_name)]
     pub name: String,
     /// Pop up to this many messages.
-    #[arg(short = 'n', long = "count", default_value_t = 1,
-          value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(short = 'n', long = "count", default_value = "1", value_parser = parse_count,
+          allow_hyphen_values = true)]
     pub count: u64,
     /// How long to wait, in total, for the messages: 0 (the default) takes
     /// only what is queued now; 1s, forever... Exit code 1 if none arrived.
-    #[arg(long, short, default_value = "0", value_parser = parse_timeout)]
+    #[arg(long, short, default_value = "0", value_parser = parse_timeout,
+          allow_hyphen_values = true)]
     pub timeout: Timeout,
     /// Print messages as they come, for ever (until killed or standard
     /// output closes), waiting on the queue's readiness descriptor:
@@ -145,14 +157,16 @@ pub struct PopArgs {
     /// taken, printed and acked one at a time (also with -n and --follow).
     /// The lease must outlast a write that a slow reader keeps waiting,
     /// else the message may go to another consumer meanwhile (exit 4).
-    #[arg(long, value_name = "DURATION", value_parser = parse_lease)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_lease, allow_hyphen_values = true)]
     pub lease: Option<Timeout>,
     /// Print each message as a line of lowercase hex.
     #[arg(long, conflicts_with = "raw")]
     pub hex: bool,
     /// Print the exact bytes of the messages with nothing added (with -n > 1
     /// they are concatenated). Without --hex or --raw, each message is one
-    /// line, escaped if it is not a single line of text.
+    /// line: its text with each backslash doubled, newline and carriage
+    /// return as \n and \r, and every other control or non-UTF-8 byte as
+    /// \xNN (bash's `printf '%b'` turns a line back into the bytes).
     #[arg(long)]
     pub raw: bool,
 }
@@ -162,7 +176,7 @@ pub struct PopArgs {
 pub struct RmArgs {
     /// Queues to remove. Files that are not wq queues (foreign) or cannot be
     /// read to check are refused unless --force.
-    #[arg(required_unless_present = "stale", conflicts_with = "stale")]
+    #[arg(required_unless_present = "stale", conflicts_with = "stale", value_parser = parse_name)]
     pub names: Vec<String>,
     /// Remove also what is not a wq queue or cannot be checked.
     #[arg(long, conflicts_with = "stale")]

@@ -1,7 +1,7 @@
 //! The commands that move messages: `push` and `pop`.
 
 use std::ffi::OsString;
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, BufRead, BufReader, IsTerminal, Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStringExt;
 use std::time::{Duration, Instant};
@@ -12,7 +12,7 @@ use crate::commands::queue_failure;
 use crate::failure::{self, Failure, Outcome};
 use crate::inspect;
 use crate::output::{self, MessageFormat};
-use crate::units::Timeout;
+use crate::units::{Timeout, format_size};
 use crate::{PopArgs, PushArgs};
 
 /// Most lines gathered from standard input before they are pushed as one batch.
@@ -26,6 +26,9 @@ struct Pusher {
     timeout: Timeout,
     pushed: u64,
     context: String,
+    /// Whether to say on standard error (a terminal) that the queue is
+    /// full and `wq` waits; once said, not again.
+    notify_full: bool,
 }
 
 impl Pusher {
@@ -33,7 +36,14 @@ impl Pusher {
     fn push_all(&mut self, msgs: &[Vec<u8>]) -> Result<(), Failure> {
         let mut done = 0;
         while done < msgs.len() {
-            match self.queue.push_batch(&msgs[done..], self.timeout.0) {
+            let result = match self.queue.push_batch(&msgs[done..], Some(Duration::ZERO)) {
+                Err(wq::Error::Full) if self.timeout.0 != Some(Duration::ZERO) => {
+                    self.say_full();
+                    self.queue.push_batch(&msgs[done..], self.timeout.0)
+                }
+                other => other,
+            };
+            match result {
                 Ok(n) => {
                     done += n;
                     self.pushed += n as u64;
@@ -59,6 +69,32 @@ impl Pusher {
         }
         Ok(())
     }
+
+    /// Says, the first time the queue is found full, that `wq` waits for
+    /// room: else a terminal would just seem to hang.
+    fn say_full(&mut self) {
+        if !std::mem::take(&mut self.notify_full) {
+            return;
+        }
+        let held = self.queue.stats().map_or(String::new(), |s| {
+            format!(
+                " ({} message(s), {} of {})",
+                s.len,
+                format_size(s.bytes_used),
+                format_size(s.capacity)
+            )
+        });
+        let until = match self.timeout.0 {
+            None => {
+                "until a consumer makes room (Ctrl-C stops; --timeout limits the wait)".to_owned()
+            }
+            Some(_) => format!("for room, up to {} per message", self.timeout),
+        };
+        eprintln!(
+            "wq: {}: the queue is full{held}; waiting {until}",
+            self.context
+        );
+    }
 }
 
 /// `wq push`: arguments, `--file` contents, or standard input lines.
@@ -71,6 +107,7 @@ pub fn push(args: &PushArgs) -> Outcome {
         timeout: args.timeout,
         pushed: 0,
         context,
+        notify_full: io::stderr().is_terminal(),
     };
     if !args.file.is_empty() {
         for path in &args.file {
@@ -87,6 +124,12 @@ pub fn push(args: &PushArgs) -> Outcome {
             .collect();
         pusher.push_all(&msgs)?;
     } else {
+        if io::stdin().is_terminal() && io::stderr().is_terminal() {
+            eprintln!(
+                "wq: {}: pushing each line typed here as a message; Ctrl-D ends",
+                pusher.context
+            );
+        }
         push_lines(
             &mut pusher,
             &mut BufReader::with_capacity(1 << 16, io::stdin().lock()),

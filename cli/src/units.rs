@@ -10,6 +10,9 @@ use std::time::Duration;
 /// case-insensitive. The result must be a whole number of bytes.
 pub fn parse_size(text: &str) -> Result<u64, String> {
     let text = text.trim();
+    if text.starts_with('-') {
+        return Err(format!("a size cannot be negative (got {text:?})"));
+    }
     let split = text
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(text.len());
@@ -104,9 +107,46 @@ pub fn parse_lease(text: &str) -> Result<Timeout, String> {
     }
 }
 
+/// The shortest `stat --watch` interval: each sample opens the queue, and
+/// a shorter one would keep a CPU busy for a display nobody can read.
+pub const MIN_INTERVAL: Duration = Duration::from_millis(10);
+
+/// Parses a `--watch` interval: a duration of at least [`MIN_INTERVAL`].
+pub fn parse_interval(text: &str) -> Result<Duration, String> {
+    match parse_duration(text)? {
+        d if d < MIN_INTERVAL => Err(format!(
+            "an interval of {text:?} is too short: it must be at least {}",
+            format_duration(MIN_INTERVAL)
+        )),
+        d => Ok(d),
+    }
+}
+
+/// Parses a count of things: a whole number, at least 1.
+pub fn parse_count(text: &str) -> Result<u64, String> {
+    match text.trim().parse::<u64>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!(
+            "{text:?} is not a count (a whole number of at least 1)"
+        )),
+    }
+}
+
+/// Takes a queue name as the user may write it, `jobs` or `/jobs`, and
+/// gives the form `wq` prints everywhere: without the slash (as `ls` lists
+/// the files). Whether it is a valid name is for the library to say.
+pub fn parse_name(text: &str) -> Result<String, String> {
+    // "//a" stays as it is, for the library to refuse.
+    let bare = text.strip_prefix('/').filter(|rest| !rest.starts_with('/'));
+    Ok(bare.unwrap_or(text).to_owned())
+}
+
 /// Parses a finite duration (see [`parse_timeout`]).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
+    if text.starts_with('-') {
+        return Err(format!("a duration cannot be negative (got {text:?})"));
+    }
     let split = text
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(text.len());
@@ -298,6 +338,42 @@ mod tests {
         for bad in ["", "s", "-1s", "1x", "1.5ns", "1 day", "soon", "1e3s"] {
             assert!(parse_timeout(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn negative_sizes_and_durations_say_so() {
+        assert_eq!(
+            parse_size("-5"),
+            Err("a size cannot be negative (got \"-5\")".to_owned())
+        );
+        assert!(parse_size("-5MiB").unwrap_err().contains("negative"));
+        assert!(parse_timeout("-1s").unwrap_err().contains("negative"));
+    }
+
+    #[test]
+    fn intervals_have_a_floor() {
+        assert_eq!(parse_interval("10ms"), Ok(MIN_INTERVAL));
+        assert_eq!(parse_interval("2s"), Ok(Duration::from_secs(2)));
+        for bad in ["0", "0s", "9ms", "1us"] {
+            let e = parse_interval(bad).unwrap_err();
+            assert!(e.contains("at least 10ms"), "{bad:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn counts_are_at_least_one() {
+        assert_eq!(parse_count("3"), Ok(3));
+        for bad in ["0", "-5", "x", "1.5", ""] {
+            assert!(parse_count(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn names_lose_one_leading_slash() {
+        assert_eq!(parse_name("jobs").unwrap(), "jobs");
+        assert_eq!(parse_name("/jobs").unwrap(), "jobs");
+        assert_eq!(parse_name("//jobs").unwrap(), "//jobs");
+        assert_eq!(parse_name("/").unwrap(), "");
     }
 
     #[test]

@@ -8,7 +8,10 @@ use std::time::{Duration, Instant};
 use assert_cmd::prelude::*;
 use predicates::prelude::*;
 
-use common::{Shm, create, expect, expect_err, ls_entry, path, poke, run, stat_json, wq};
+use common::{
+    Shm, as_nobody, create, expect, expect_err, ls_entry, path, poke, run, running_as_root,
+    stat_json, wq,
+};
 
 #[test]
 fn create_push_pop_stat_rm_round_trip() {
@@ -241,7 +244,7 @@ fn foreign_segments_are_listed_and_protected() {
     expect(&mut wq(["rm", "--stale", "--yes", "--match", &pattern]), 0);
     assert!(path(&junk).exists() && path(&empty).exists());
     let err = expect_err(&mut wq(["rm", &junk]), 8);
-    assert!(err.contains("--force"), "{err}");
+    assert!(err.contains("(pass --force to remove it anyway)"), "{err}");
     assert!(path(&junk).exists());
     expect(&mut wq(["rm", "--force", &junk, &empty]), 0);
     assert!(!path(&junk).exists() && !path(&empty).exists());
@@ -368,31 +371,6 @@ fn stat_watch_reports_rates() {
     assert_eq!(out.status.code(), Some(4));
 }
 
-/// Whether the tests run as root (`/proc/self` is owned by our uid).
-fn running_as_root() -> bool {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
-}
-
-/// A command line that runs the `wq` at `bin` as user `nobody`, if this
-/// system has a way to.
-fn as_nobody(bin: &std::path::Path) -> Option<std::process::Command> {
-    let exists = |p: &str| std::path::Path::new(p).exists();
-    let mut cmd = if exists("/usr/bin/setpriv") {
-        let mut c = std::process::Command::new("/usr/bin/setpriv");
-        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"]);
-        c
-    } else if exists("/usr/sbin/runuser") {
-        let mut c = std::process::Command::new("/usr/sbin/runuser");
-        c.args(["-u", "nobody", "--"]);
-        c
-    } else {
-        return None;
-    };
-    cmd.arg(bin).stdin(std::process::Stdio::null());
-    Some(cmd)
-}
-
 #[test]
 fn permission_denied_names_the_owner() {
     // Only root can switch users.
@@ -427,8 +405,14 @@ fn permission_denied_names_the_owner() {
     let e = ls_entry(as_nobody(&bin).unwrap().args(["ls", "--json"]), &q).unwrap();
     assert_eq!(e["state"], "no access");
     assert_eq!(e["owner"], "root");
-    // rm refuses what it cannot check; the sticky /dev/shm refuses --force.
-    expect_err(as_nobody(&bin).unwrap().args(["rm", &q]), 10);
+    // rm refuses what it cannot check; the sticky /dev/shm refuses --force,
+    // so rm does not suggest it.
+    let err = expect_err(as_nobody(&bin).unwrap().args(["rm", &q]), 10);
+    assert!(
+        err.contains("--force would not help: only root may remove it from /dev/shm"),
+        "{err}"
+    );
+    assert!(!err.contains("pass --force"), "{err}");
     expect_err(as_nobody(&bin).unwrap().args(["rm", "--force", &q]), 10);
     assert!(path(&q).exists());
     // The message is still there for its owner.

@@ -435,6 +435,7 @@ impl Handle {
 
     /// Under the producer lock: where this transaction writes, starting at
     /// the tail (which it notes as the position it started from).
+    #[inline(always)]
     fn space(&self, held: &Held<'_>) -> Result<Space> {
         let side = held.side;
         let tail = self.header().tail.pos.load(Relaxed);
@@ -454,6 +455,7 @@ impl Handle {
     /// re-read of the head). The first record of a transaction on a queue
     /// with nothing in it always fits: if its padding would not leave room
     /// for it, the ring's positions skip to the start.
+    #[inline(always)]
     fn place_record(
         &self,
         held: &Held<'_>,
@@ -462,8 +464,29 @@ impl Handle {
         extra: u64,
         deadline: &Deadline,
     ) -> Result<Option<u64>> {
+        let pad = self.ring.padding_before(space.pos, size);
+        if pad == 0 && self.geometry.capacity - space.used >= size {
+            let at = space.pos;
+            space.pos += size;
+            space.used += size;
+            return Ok(Some(at));
+        }
+        self.place_record_slow(held, space, pad, size, extra, deadline)
+    }
+
+    /// [`Handle::place_record`] for a record that needs padding or a fresh
+    /// look at the head.
+    #[inline(never)]
+    fn place_record_slow(
+        &self,
+        held: &Held<'_>,
+        space: &mut Space,
+        mut pad: u64,
+        size: u64,
+        extra: u64,
+        deadline: &Deadline,
+    ) -> Result<Option<u64>> {
         let capacity = self.geometry.capacity;
-        let mut pad = self.ring.padding_before(space.pos, size);
         if capacity - space.used < pad + size {
             space.used = self.refresh_head(held.side, space.pos)?;
             // The gathering target stops at the whole ring; the need does not.

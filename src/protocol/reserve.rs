@@ -141,6 +141,7 @@ impl Handle {
             .is_some_and(|r| r.generation != handles::fork_generation())
         {
             *slot = None;
+            self.reserver.store(0, Relaxed);
         }
         slot.as_ref()
             .ok_or_else(|| Error::invalid(format_args!("this handle holds no push reservation")))
@@ -162,10 +163,22 @@ impl Handle {
     pub(super) fn refuse_while_reserving(&self) -> Result<()> {
         let reserver = self.reserver.load(Relaxed);
         if reserver != 0 && reserver == this_thread() {
-            return Err(Error::invalid(format_args!(
-                "this thread holds a push reservation on this handle: commit or cancel it first"
-            )));
+            return self.refuse_reserver();
         }
         Ok(())
+    }
+
+    /// The calling thread made this handle's reservation: an error, unless
+    /// the reservation is its parent's (a fork child's thread inherits
+    /// the parent thread's marker), which is dropped.
+    #[cold]
+    fn refuse_reserver(&self) -> Result<()> {
+        let mut slot = self.reservation.lock().unwrap_or_else(|p| p.into_inner());
+        match self.own_reservation(&mut slot) {
+            Ok(_) => Err(Error::invalid(format_args!(
+                "this thread holds a push reservation on this handle: commit or cancel it first"
+            ))),
+            Err(_) => Ok(()),
+        }
     }
 }

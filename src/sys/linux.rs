@@ -211,6 +211,33 @@ pub fn allocate(fd: &OwnedFd, len: u64) -> io::Result<()> {
     }
 }
 
+/// Room in the filesystem that holds a file.
+#[derive(Clone, Copy, Debug)]
+pub struct Space {
+    /// Bytes that an unprivileged process may still allocate there.
+    pub free: u64,
+    /// The filesystem's size in bytes (0 when it reports none).
+    pub size: u64,
+}
+
+/// `fstatvfs` of `fd`: the room in its filesystem.
+///
+/// # Errors
+/// `fstatvfs`'s OS error.
+pub fn space(fd: &OwnedFd) -> io::Result<Space> {
+    // SAFETY: an all-zero `statvfs` is a valid value of this plain C struct.
+    let mut sv: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `fd` is open and `sv` is a writable `statvfs`.
+    check(unsafe { libc::fstatvfs(fd.as_raw_fd(), &mut sv) })?;
+    // The fields are 32 bits wide on some 32-bit targets.
+    #[allow(clippy::unnecessary_cast)]
+    let bytes = |blocks| (blocks as u64).saturating_mul(sv.f_frsize as u64);
+    Ok(Space {
+        free: bytes(sv.f_bavail),
+        size: bytes(sv.f_blocks),
+    })
+}
+
 /// Reads up to `len` bytes at offset 0 of `fd` into `buf`.
 ///
 /// # Safety

@@ -2,12 +2,15 @@
 // work_queue<T>. Built with -Wall -Wextra -Wpedantic -Werror (and ASan/UBSan
 // in the sanitizer configuration).
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <type_traits>
 #include <vector>
 
@@ -106,17 +109,58 @@ void test_error_mapping() {
 
 void test_timeouts() {
     using namespace std::chrono;
+    // As in C: every negative duration waits without limit, zero does not
+    // wait, huge ones saturate.
     CHECK(wq::detail::to_timeout_ns(wq::forever) == WQ_FOREVER);
     CHECK(wq::detail::to_timeout_ns(nanoseconds(0)) == WQ_NO_WAIT);
-    CHECK(wq::detail::to_timeout_ns(milliseconds(-5)) == WQ_NO_WAIT);
+    CHECK(wq::detail::to_timeout_ns(duration<double>(0.0)) == WQ_NO_WAIT);
+    CHECK(wq::detail::to_timeout_ns(duration<double>(std::nan(""))) == WQ_NO_WAIT);
+    CHECK(wq::detail::to_timeout_ns(milliseconds(-5)) == WQ_FOREVER);
+    CHECK(wq::detail::to_timeout_ns(nanoseconds(-1)) == WQ_FOREVER);
+    CHECK(wq::detail::to_timeout_ns(nanoseconds(-2)) == WQ_FOREVER);
+    CHECK(wq::detail::to_timeout_ns(hours::min()) == WQ_FOREVER);
+    CHECK(wq::detail::to_timeout_ns(duration<double>(-0.5)) == WQ_FOREVER);
+    CHECK(wq::detail::to_timeout_ns(duration<double>(-HUGE_VAL)) == WQ_FOREVER);
+    CHECK(wq::detail::to_timeout_ns(nanoseconds(1)) == 1);
     CHECK(wq::detail::to_timeout_ns(milliseconds(3)) == 3000000);
     CHECK(wq::detail::to_timeout_ns(duration<double>(0.5)) == 500000000);
+    CHECK(wq::detail::to_timeout_ns(duration<double, std::nano>(0.25)) == 1);  // rounds up
+    CHECK(wq::detail::to_timeout_ns(nanoseconds(INT64_MAX)) == INT64_MAX);
     CHECK(wq::detail::to_timeout_ns(hours(24 * 365 * 1000)) == INT64_MAX);
     CHECK(wq::detail::to_timeout_ns(hours::max()) == INT64_MAX);
-    CHECK(wq::detail::to_timeout_ns(hours::min()) == WQ_NO_WAIT);
-    CHECK(wq::detail::to_timeout_ns(nanoseconds(-2)) == WQ_NO_WAIT);
-    CHECK(wq::detail::to_timeout_ns(nanoseconds(-1)) == WQ_FOREVER);  // wq::forever itself
     CHECK(wq::detail::to_timeout_ns(duration<double>(1e300)) == INT64_MAX);
+    CHECK(wq::detail::to_timeout_ns(duration<double>(HUGE_VAL)) == INT64_MAX);
+
+    // A negative timeout waits, as WQ_FOREVER does in C: a message pushed
+    // 100 ms later by another thread is what try_pop_for(-1 ms) returns.
+    const std::string name = unique_name("negative-timeout");
+    wq::options o;
+    o.capacity = 4096;
+    wq::queue q(name, o);
+    std::thread later([&name, &o] {
+        std::this_thread::sleep_for(milliseconds(100));
+        wq::queue(name, o).push("late");
+    });
+    const auto start = steady_clock::now();
+    const auto got = q.try_pop_for(milliseconds(-1));
+    const auto waited = steady_clock::now() - start;
+    later.join();
+    CHECK(got && text(*got) == "late");
+    CHECK(waited >= milliseconds(100));
+    // The same for room: a full queue, a negative timeout, room made later.
+    CHECK(q.try_push(std::string(4088, 'f')));
+    std::thread consumer([&name, &o] {
+        std::this_thread::sleep_for(milliseconds(100));
+        wq::queue(name, o).pop();
+    });
+    CHECK(q.try_push_for("x", seconds(-1)));
+    consumer.join();
+    // A lease of a negative duration has no time limit (C: lease_ns < 0).
+    wq::lease held = q.pop_leased(seconds(-1));
+    CHECK(held.view() == "x");
+    std::this_thread::sleep_for(milliseconds(20));
+    CHECK(!q.try_pop_leased());  // still held: not ended at once, nor redelivered
+    held.ack();
 }
 
 void test_open_and_move() {
@@ -182,12 +226,15 @@ void test_push_pop() {
     while (q.try_push(std::string(100, 'f'))) {  // 8 + 104 bytes each
         ++pushed;
     }
-    CHECK(pushed == 9);
+    // The ring's tail stood at 56: 8 records end at 952, and a 9th would
+    // need the 72 bytes up to the ring's end as padding (no record wraps)
+    // plus its 112, more than the 128 left.
+    CHECK(pushed == 8);
     const auto t0 = std::chrono::steady_clock::now();
-    CHECK(!q.try_push_for(std::string_view("too late!"), 20ms));  // 16 bytes free: 8 + 16 do not fit
+    CHECK(!q.try_push_for(std::string(100, 'f'), 20ms));
     CHECK(std::chrono::steady_clock::now() - t0 >= 15ms);
     const wq::stats s = q.stats();
-    CHECK(s.len == 9);
+    CHECK(s.len == 8);
     CHECK(s.capacity == 1024);
     CHECK(s.max_message_size == 100);
     for (int i = 0; i < pushed; ++i) {
@@ -257,25 +304,189 @@ void test_work_queue() {
     }
     const auto first = q.try_pop_task();
     CHECK(first && first->id == 0);
-    for (std::uint64_t i = 1; i < 100; ++i) {
+    for (std::uint64_t i = 1; i < 99; ++i) {
         const task t = q.pop_task();
         CHECK(t.id == i && t.weight == static_cast<double>(i) / 2);
     }
+    const auto last = q.try_pop_task_for(std::chrono::seconds(5));
+    CHECK(last && last->id == 99);
     CHECK(!q.try_pop_task());
+    CHECK(!q.try_pop_task_for(std::chrono::milliseconds(5)));
     CHECK(q.raw().stats().pushed_total == 100);
-
-    // A message that is not a task is an error, not a garbage T.
-    q.raw().push("abc");
-    CHECK_THROWS(wq::usage_error, WQ_INVALID_ARGUMENT, q.pop_task());
-    q.raw().push(std::string(sizeof(task) + 1, 'x'));
-    CHECK_THROWS(wq::usage_error, WQ_BUFFER_TOO_SMALL, q.try_pop_task());
-    CHECK(q.raw().pop().size() == sizeof(task) + 1);
 
     // Moved, then cleaned up (twice: the second time there is nothing to remove).
     wq::work_queue<task> moved(std::move(q));
     moved.cleanup();
     moved.cleanup();
     CHECK(!wq::queue::remove(name));
+}
+
+// Code written against `std::optional<T> try_pop_task()` keeps compiling
+// and working: the result is a std::optional<T> (derived from it) that also
+// converts to other optional types of T (boost::optional: see
+// test_recipe_compat.cpp), and to nothing else.
+template <class T>
+struct other_optional {  // an optional-shaped type of some other library
+    using value_type = T;
+    other_optional() = default;
+    other_optional(const T& v) : has(true), value(v) {}
+    explicit operator bool() const { return has; }
+    const T& operator*() const { return value; }
+    bool has = false;
+    T value{};
+};
+using popped_task = decltype(std::declval<wq::work_queue<task>&>().try_pop_task());
+static_assert(std::is_base_of_v<std::optional<task>, popped_task>);
+static_assert(std::is_convertible_v<popped_task, std::optional<task>>);
+static_assert(std::is_convertible_v<popped_task, other_optional<task>>);
+static_assert(!std::is_convertible_v<popped_task, other_optional<int>>);
+static_assert(!std::is_convertible_v<popped_task, task>);
+static_assert(!std::is_convertible_v<popped_task, std::vector<task>>);
+
+std::optional<task> pass_through(std::optional<task> t) { return t; }
+std::optional<task> returned(wq::work_queue<task>& q) { return q.try_pop_task(); }
+
+void test_work_queue_optional() {
+    const std::string name = unique_name("work-optional");
+    wq::work_queue<task> q(name.c_str(), 1 << 12);
+    std::optional<task> a = q.try_pop_task();
+    CHECK(!a && q.try_pop_task() == std::nullopt && !q.try_pop_task().has_value());
+    CHECK(q.try_pop_task().value_or(task{7, 0}).id == 7);
+    for (std::uint64_t i = 0; i < 6; ++i) {
+        q.push_task(task{i, 0.5});
+    }
+    a = q.try_pop_task();
+    CHECK(a && a->id == 0);
+    auto b = q.try_pop_task();
+    CHECK(b.has_value() && b.value().id == 1 && (*b).weight == 0.5 && b != std::nullopt);
+    CHECK(pass_through(q.try_pop_task())->id == 2);
+    CHECK(returned(q)->id == 3);
+    other_optional<task> c = q.try_pop_task();
+    CHECK(c && (*c).id == 4);
+    const std::optional<task>& d = q.try_pop_task();  // binds, as to a std::optional
+    CHECK(d && d->id == 5);
+    other_optional<task> none = q.try_pop_task();
+    CHECK(!none);
+    q.cleanup();
+}
+
+// A message of another size than a task (pushed through the byte API) is
+// taken off by whichever pop finds it, short or long, and thrown with its
+// bytes, naming that pop; the task behind it is then popped as usual.
+void test_work_queue_foreign_messages() {
+    using namespace std::chrono_literals;
+    struct pop_form {
+        const char* call;
+        bool leased;
+        std::uint64_t (*pop)(wq::work_queue<task>&);  // the id of the task taken
+    };
+    const pop_form forms[] = {
+        {"pop_task", false, [](wq::work_queue<task>& q) { return q.pop_task().id; }},
+        {"try_pop_task", false, [](wq::work_queue<task>& q) { return q.try_pop_task().value().id; }},
+        {"try_pop_task_for", false,
+         [](wq::work_queue<task>& q) { return q.try_pop_task_for(5s).value().id; }},
+        {"pop_task_leased", true,
+         [](wq::work_queue<task>& q) {
+             wq::task_lease<task> t = q.pop_task_leased();
+             t.ack();
+             return t->id;
+         }},
+        {"try_pop_task_leased", true,
+         [](wq::work_queue<task>& q) {
+             std::optional<wq::task_lease<task>> t = q.try_pop_task_leased(30s);
+             t.value().ack();
+             return t.value()->id;
+         }},
+    };
+    const std::string foreign[] = {
+        "abc",                                // short: popped into the task's storage
+        std::string(sizeof(task) + 1, 'y'),   // long: too big for it, so it stays queued ...
+        std::string(1000, 'z'),               // ... and is taken as bytes
+    };
+    const std::string name = unique_name("work-foreign");
+    wq::work_queue<task> q(name.c_str(), 1 << 16);
+    std::uint64_t id = 0;
+    for (const pop_form& form : forms) {
+        for (const std::string& bad : foreign) {
+            q.raw().push(bad);
+            q.push_task(task{++id, 1.0});
+            try {
+                (void)form.pop(q);
+                std::cerr << form.call << " of " << bad.size() << " bytes: no exception\n";
+                CHECK(false);
+            } catch (const wq::foreign_message_error& e) {
+                CHECK(e.code() == WQ_INVALID_ARGUMENT);
+                CHECK(text(e.message()) == bad);
+                CHECK(e.deliveries() == (form.leased ? 1u : 0u));
+                const std::string what = e.what();
+                const std::string prefix = std::string("wq::work_queue::") + form.call + ": ";
+                if (what.rfind(prefix, 0) != 0 ||
+                    what.find(std::to_string(bad.size()) + " bytes") == std::string::npos) {
+                    std::cerr << "what(): " << what << "\n";
+                    CHECK(false);
+                }
+                const wq::foreign_message_error copy = e;  // exceptions are copied around
+                CHECK(text(copy.message()) == bad);
+            }
+            CHECK(form.pop(q) == id);  // the next message, a task, comes through
+            CHECK(q.raw().stats().len == 0);
+        }
+    }
+    q.cleanup();
+}
+
+// work_queue(name, bytes) holds bytes / sizeof(T) tasks, exactly: pushed
+// without waiting; then push_task throws at once (as the recipe's threw
+// bad_alloc), try_push_task says false, try_push_task_for waits for room.
+template <class T>
+void check_holds(const char* what, std::size_t bytes, std::uint64_t record) {
+    using namespace std::chrono;
+    const std::string name = unique_name(what);
+    wq::work_queue<T> q(name.c_str(), bytes);
+    const std::size_t tasks = bytes / sizeof(T);
+    CHECK(wq::work_queue<T>::capacity_for(bytes) == tasks * record);
+    CHECK(q.raw().stats().capacity == tasks * record);
+    T t{};
+    for (std::size_t i = 0; i < tasks; ++i) {
+        q.push_task(t);
+    }
+    CHECK(q.raw().stats().len == tasks);
+    CHECK_THROWS(wq::timeout_error, WQ_FULL, q.push_task(t));
+    try {
+        q.push_task(t);
+    } catch (const wq::error& e) {
+        CHECK(std::string(e.what()).rfind("wq::work_queue::push_task: ", 0) == 0);
+    }
+    CHECK(!q.try_push_task(t));
+    const auto start = steady_clock::now();
+    CHECK(!q.try_push_task_for(t, milliseconds(30)));
+    CHECK(steady_clock::now() - start >= milliseconds(30));
+    std::thread consumer([&name] {
+        std::this_thread::sleep_for(milliseconds(50));
+        wq::work_queue<T>(name.c_str()).pop_task();
+    });
+    CHECK(q.try_push_task_for(t, wq::forever));  // waits for the consumer's room
+    consumer.join();
+    CHECK(q.raw().stats().len == tasks);
+    q.cleanup();
+}
+
+void test_work_queue_capacity() {
+    struct eight {
+        std::uint64_t v;
+    };
+    struct twelve {
+        std::uint32_t v[3];
+    };
+    static_assert(wq::work_queue<eight>::capacity_for(32u << 20) == 64u << 20);
+    static_assert(wq::work_queue<task>::capacity_for(1600) == 100 * 24);
+    static_assert(wq::work_queue<twelve>::capacity_for(7) == 0);  // not one task: wq_open refuses
+    static_assert(wq::work_queue<eight>::capacity_for(SIZE_MAX) == UINT64_MAX);  // saturates
+    check_holds<eight>("holds-8", 1 << 16, 16);
+    check_holds<task>("holds-16", 1 << 16, 24);
+    check_holds<twelve>("holds-12", 12000, 24);
+    CHECK_THROWS(wq::usage_error, WQ_INVALID_ARGUMENT,
+                 wq::work_queue<twelve>(unique_name("holds-none").c_str(), 7));
 }
 
 void test_interrupt() {
@@ -330,7 +541,8 @@ void test_readable_fd() {
 
 int main() {
     return test::run("test_wq_hpp", test_error_mapping, test_timeouts, test_open_and_move,
-                     test_push_pop, test_batches, test_work_queue, test_interrupt,
+                     test_push_pop, test_batches, test_work_queue, test_work_queue_optional,
+                     test_work_queue_foreign_messages, test_work_queue_capacity, test_interrupt,
                      test_readable_fd, [] {
                          test::failures +=
                              second_translation_unit(unique_name("second-tu").c_str());

@@ -1,9 +1,12 @@
 // test_wq_hpp_leases.cpp - wq.hpp's leases: wq::lease (ack, nack, extend,
 // release, the destructor's nack, moves), the leased pops of wq::queue,
-// lease_stats(), and wq::work_queue<T>::pop_task_leased. Built with -Wall
+// lease_stats(), wq::work_queue<T>::pop_task_leased, and zero-copy messages
+// (wq::reservation, wq::lease_view). Built with -Wall
 // -Wextra -Wpedantic -Werror (and ASan/UBSan in the sanitizer configuration).
 #include <chrono>
 #include <cstdint>
+#include <cstring>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -38,6 +41,13 @@ static_assert(!std::is_copy_assignable_v<wq::task_lease<task>>);
 static_assert(std::is_nothrow_move_constructible_v<wq::task_lease<task>>);
 static_assert(std::is_nothrow_move_assignable_v<wq::task_lease<task>>);
 static_assert(std::is_base_of_v<wq::usage_error, wq::foreign_message_error>);
+static_assert(!std::is_copy_constructible_v<wq::reservation>);
+static_assert(std::is_nothrow_move_constructible_v<wq::reservation>);
+static_assert(std::is_nothrow_move_assignable_v<wq::reservation>);
+static_assert(std::is_nothrow_destructible_v<wq::reservation>);
+static_assert(!std::is_copy_constructible_v<wq::lease_view>);
+static_assert(std::is_nothrow_move_constructible_v<wq::lease_view>);
+static_assert(std::is_same_v<decltype(std::declval<wq::lease_view&>().data()), const std::byte*>);
 static_assert(std::is_copy_constructible_v<wq::foreign_message_error>);  // thrown by value
 static_assert(std::is_same_v<decltype(std::declval<wq::queue&>().pop_leased()), wq::lease>);
 static_assert(std::is_same_v<decltype(std::declval<wq::queue&>().try_pop_leased()),
@@ -369,10 +379,62 @@ void test_work_queue_leases() {
     q.cleanup();
 }
 
+void test_zero_copy() {
+    const std::string name = unique_name("zero-copy");
+    wq::queue q(name, small_queue());
+    {
+        wq::reservation r = q.reserve(5);
+        CHECK(r && r.size() == 5 && r.data() != nullptr);
+        std::memcpy(r.data(), "hello", 5);
+        // This thread's pushes through the reserving handle would wait for
+        // themselves: they throw instead.
+        CHECK_THROWS(wq::usage_error, WQ_INVALID_ARGUMENT, q.push("x"));
+        r.commit();
+        CHECK(!r);
+        CHECK_THROWS(wq::usage_error, WQ_INVALID_ARGUMENT, r.commit());
+    }
+    {
+        wq::reservation r = q.reserve(100);
+        std::memcpy(r.data(), "abc", 3);
+        r.commit(3);  // shorter than reserved
+    }
+    {
+        wq::reservation dropped = q.reserve(10);  // the destructor cancels it
+        wq::reservation moved = std::move(dropped);
+        CHECK(!dropped && moved);
+    }
+    std::optional<wq::reservation> maybe = q.try_reserve(8);
+    CHECK(maybe.has_value());
+    maybe->cancel();
+    CHECK(!*maybe);
+    CHECK(q.stats().len == 2 && q.stats().pushed_total == 2);
+
+    wq::lease_view v = q.pop_leased_view();
+    CHECK(v.view() == "hello" && v.size() == 5 && v.deliveries() == 1);
+    CHECK(std::string(reinterpret_cast<const char*>(v.bytes().begin()), v.bytes().size()) ==
+          "hello");
+    v.nack();  // given back: the next view sees it again, delivered twice
+    wq::lease_view again = q.pop_leased_view(10s);
+    CHECK(again.view() == "hello" && again.deliveries() == 2);
+    again.ack();
+    {
+        std::optional<wq::lease_view> abc = q.try_pop_leased_view();
+        CHECK(abc && abc->view() == "abc");
+    }  // the destructor nacked it
+    std::optional<wq::lease_view> abc = q.try_pop_leased_view_for(1s, 100ms);
+    CHECK(abc && abc->view() == "abc" && abc->deliveries() == 2);
+    abc->ack();
+    CHECK(!q.try_pop_leased_view());
+    CHECK(!q.try_pop_leased_view_for(1s, 10ms));
+    CHECK(q.stats().len == 0);
+    CHECK_THROWS(wq::usage_error, WQ_MESSAGE_TOO_LARGE, (void)q.reserve(1u << 30));
+}
+
 }  // namespace
 
 int main() {
     return test::run("test_wq_hpp_leases", test_ack_removes, test_nack_redelivers_first,
                      test_destructor_nacks_when_an_exception_escapes, test_moves,
-                     test_timeouts_and_extend, test_other_handles, test_work_queue_leases);
+                     test_timeouts_and_extend, test_other_handles, test_work_queue_leases,
+                     test_zero_copy);
 }

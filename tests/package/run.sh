@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# run.sh - package tests of wq: builds tests/package/consumer the ways users
-# do and runs what it built.
+# run.sh - package tests of wq: builds tests/package/consumer (C, C++17 and
+# C++14 programs; and once more as a project without C++) the ways users
+# do, and runs what they built.
 #
 #   run.sh subdirectory WQ_SOURCE_DIR WORK_DIR [CARGO_TARGET_DIR]
 #       add_subdirectory(wq) in a parent project
@@ -17,9 +18,20 @@ needed_libs() {  # the NEEDED entries of an ELF file
     readelf -d "$1" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'
 }
 
-run_consumers() {  # DIR: runs both consumers built there
+run_consumers() {  # DIR: runs the consumers built there
     "$1/consumer_c"
     "$1/consumer_cpp"
+    "$1/consumer_cpp14"
+}
+
+# c_only_consumer BUILD_DIR CMAKE_ARGS...: the consumer as a C-only project
+# (C++ never enabled) configures, builds and runs against wq.
+c_only_consumer() {
+    local build=$1
+    shift
+    cmake -S "$here/consumer" -B "$build" -DCMAKE_BUILD_TYPE=Release -DWQ_C_ONLY=ON "$@"
+    cmake --build "$build" -j "$(nproc)"
+    "$build/consumer_c"
 }
 
 case "$mode" in
@@ -33,6 +45,7 @@ subdirectory)
         -DWQ_SOURCE_DIR="$src" "${extra[@]}"
     cmake --build "$work/subdir-build" -j "$(nproc)"
     run_consumers "$work/subdir-build"
+    c_only_consumer "$work/subdir-build-c" -DWQ_SOURCE_DIR="$src" "${extra[@]}"
     ;;
 cmake)
     prefix=$2 work=$3 target=$4
@@ -41,6 +54,7 @@ cmake)
         -DCMAKE_PREFIX_PATH="$prefix" -DWQ_TARGET="$target"
     cmake --build "$build" -j "$(nproc)"
     run_consumers "$build"
+    c_only_consumer "$build-c" -DCMAKE_PREFIX_PATH="$prefix" -DWQ_TARGET="$target"
     needed=$(needed_libs "$build/consumer_c")
     if [[ "$target" == wq::wq ]]; then
         grep -qx 'libwq.so.0' <<<"$needed" || { echo "consumer_c does not need libwq.so.0: $needed" >&2; exit 1; }

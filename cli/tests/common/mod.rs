@@ -131,3 +131,28 @@ pub fn ls_entry(cmd: &mut Command, name: &str) -> Option<serde_json::Value> {
         .find(|e| e["name"] == name)
         .cloned()
 }
+
+/// Whether the tests run as root (`/proc/self` is owned by our uid).
+pub fn running_as_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+}
+
+/// A command line that runs the `wq` at `bin` as user `nobody`, if this
+/// system has a way to.
+pub fn as_nobody(bin: &std::path::Path) -> Option<std::process::Command> {
+    let exists = |p: &str| std::path::Path::new(p).exists();
+    let mut cmd = if exists("/usr/bin/setpriv") {
+        let mut c = std::process::Command::new("/usr/bin/setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"]);
+        c
+    } else if exists("/usr/sbin/runuser") {
+        let mut c = std::process::Command::new("/usr/sbin/runuser");
+        c.args(["-u", "nobody", "--"]);
+        c
+    } else {
+        return None;
+    };
+    cmd.arg(bin).stdin(std::process::Stdio::null());
+    Some(cmd)
+}
