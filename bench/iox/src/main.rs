@@ -324,18 +324,15 @@ fn pong(c: &Cfg) -> u8 {
     let node = node();
     let rx = Channel::new(&node, &format!("{}-a", c.name), c.words).subscriber(c.blocking);
     let tx = Channel::new(&node, &format!("{}-b", c.name), c.words).publisher(c.blocking);
-    let mut msg = vec![0u64; c.words];
     ready();
-    loop {
-        let t = rx.recv(|m| {
-            msg.copy_from_slice(m);
-            m[0]
-        });
-        if t == STOP {
-            break;
+    // The reply is copied from the received sample into the loaned one: one
+    // copy a hop, as ping's send (wq's pong: a pop into a buffer, a push).
+    while rx.recv(|m| {
+        if m[0] != STOP {
+            tx.send(m, m[0], false);
         }
-        tx.send(&msg, t, false);
-    }
+        m[0] != STOP
+    }) {}
     println!("result");
     0
 }
