@@ -31,7 +31,7 @@ BASE = "boost-recipe"
 # The message-size sweep; posix-mq stops at 64 KiB (fs.mqueue.msgsize_max
 # and RLIMIT_MSGQUEUE).
 SWEEP_SIZES = [8, 64, 512, 4096, 65536, 1 << 20]
-# The producers x consumers sweep: 8 B messages, this many in all per run.
+# The producers x consumers sweep: 1..4 producer x 1..4 consumer processes, 8 B.
 PC_RANGE = range(1, 5)
 PC_IMPLS = ["wq-c", BASE]
 # The `lease` workload's rows: (key, label, message size, messages per producer, producers = consumers).
