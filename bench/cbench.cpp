@@ -6,7 +6,7 @@
 //   cbench IMPL ROLE NAME key=value...
 //
 // IMPL: wq-c | boost-recipe | boost-mq | posix-mq | pipe   (or "-" for memcpy)
-// ROLE: cons | prod | ping | pong | idle | cleanup | memcpy
+// ROLE: cons | prod | ping | pong | idle | single | cleanup | memcpy | calib
 // (wq-c cons with lease=1: each message is popped under a lease and acked)
 //
 // Every message starts with an 8-byte tag: producer id in the top 8 bits
@@ -31,7 +31,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <pthread.h>
+#include <sched.h>
+
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
@@ -40,6 +44,7 @@
 #include <map>
 #include <type_traits>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace bip = boost::interprocess;
@@ -354,10 +359,13 @@ uint64_t tag_of(const char *p, size_t len) {
     return t;
 }
 
-// Checks the messages of the producers' sequences, until a stop message.
+// Checks the messages of the producers' sequences, until `stops` stop
+// messages (see bench/driver.py: every producer sends one per consumer,
+// every consumer waits for one per producer).
 struct SeqCheck {
     const Cfg &c;
     bool exact;  // one consumer sees every sequence number
+    uint64_t stops_left = c.get("stops", 1);
     std::vector<int64_t> last = std::vector<int64_t>(255, -1);
     uint64_t count = 0, sum = 0, bad = 0;
     bool stop = false;
@@ -366,7 +374,7 @@ struct SeqCheck {
         uint64_t t = tag_of(p, len);
         if (len != c.size) bad++;
         if ((t & ~SEQ_MASK) == STOP) {
-            stop = true;
+            stop = --stops_left == 0;
             return;
         }
         unsigned id = unsigned(t >> 56);
@@ -614,6 +622,47 @@ int role_memcpy(const Cfg &c) {
     return 0;
 }
 
+// The machine's calibration: two threads pinned to CPU 0 and CPU 1 bounce
+// one cache line (each waits for the other's value, then writes its own);
+// prints ns per round trip: the median and the minimum over 21 batches of
+// `n` round trips (a batch in which either thread was preempted is slow).
+int role_calib(const Cfg &c) {
+    uint64_t trips = std::max<uint64_t>(c.get("n", 20000), 1);
+    alignas(64) std::atomic<uint64_t> line{0};
+    auto pin = [](int cpu) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(cpu, &set);
+        if (pthread_setaffinity_np(pthread_self(), sizeof set, &set) != 0) die("pthread_setaffinity_np");
+    };
+    std::vector<uint64_t> per_trip;
+    const int batches = 21;
+    std::thread echo([&] {
+        pin(1);
+        for (uint64_t v = 1; v <= trips * batches * 2; v += 2) {
+            while (line.load(std::memory_order_acquire) != v) {
+            }
+            line.store(v + 1, std::memory_order_release);
+        }
+    });
+    pin(0);
+    uint64_t v = 0;
+    for (int b = 0; b < batches; b++) {
+        uint64_t t0 = now_ns();
+        for (uint64_t i = 0; i < trips; i++, v += 2) {
+            line.store(v + 1, std::memory_order_release);
+            while (line.load(std::memory_order_acquire) != v + 2) {
+            }
+        }
+        per_trip.push_back((now_ns() - t0) / trips);
+    }
+    echo.join();
+    std::sort(per_trip.begin(), per_trip.end());
+    std::printf("result rtt_ns=%llu min_ns=%llu max_ns=%llu\n", (unsigned long long)per_trip[batches / 2],
+                (unsigned long long)per_trip.front(), (unsigned long long)per_trip.back());
+    return 0;
+}
+
 // Whether T can be driven from an event loop (ready_fd + try_pop).
 template <class T, class = void> struct has_ready_fd : std::false_type {};
 template <class T> struct has_ready_fd<T, std::void_t<decltype(std::declval<T &>().ready_fd())>>
@@ -656,16 +705,23 @@ int main(int argc, char **argv) {
     c.wfd = int(c.get("wfd", uint64_t(-1)));
     try {
         if (role == "memcpy") return role_memcpy(c);
+        if (role == "calib") return role_calib(c);
         if (impl == "wq-c") return dispatch_role<WqC>(role, c);
         if (impl == "boost-mq") return dispatch_role<BoostMq>(role, c);
         if (impl == "posix-mq") return dispatch_role<PosixMq>(role, c);
         if (impl == "pipe") return dispatch_role<Pipe>(role, c);
         if (impl == "boost-recipe") {
+            // Its tasks are a fixed-size struct: one instance per size the
+            // driver runs (the rows and the size sweep).
             switch (c.size) {
             case 8: return dispatch_role<Recipe<8>>(role, c);
+            case 64: return dispatch_role<Recipe<64>>(role, c);
+            case 512: return dispatch_role<Recipe<512>>(role, c);
             case 1024: return dispatch_role<Recipe<1024>>(role, c);
+            case 4096: return dispatch_role<Recipe<4096>>(role, c);
             case 65536: return dispatch_role<Recipe<65536>>(role, c);
-            default: die("boost-recipe: size must be 8, 1024 or 65536");
+            case 1 << 20: return dispatch_role<Recipe<1 << 20>>(role, c);
+            default: die("boost-recipe: size must be 8, 64, 512, 1024, 4096, 65536 or 1048576");
             }
         }
     } catch (const std::exception &e) {

@@ -18,11 +18,22 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 PROD_CPU, CONS_CPU = "0", "1"
 IMPLS = ["wq-c", "wq-rust", "boost-recipe", "boost-mq", "posix-mq", "pipe"]
+# iceoryx2's publish-subscribe (bench/iox): a subscriber asleep on an event
+# listener, or polling. One subscriber per service, so only the 1p→1c rows.
+IOX = ["iceoryx2", "iceoryx2-spin"]
+PEERS = IMPLS + IOX
 BASE = "boost-recipe"
+# The message-size sweep; posix-mq stops at 64 KiB (fs.mqueue.msgsize_max
+# and RLIMIT_MSGQUEUE).
+SWEEP_SIZES = [8, 64, 512, 4096, 65536, 1 << 20]
+# The producers x consumers sweep: 1..4 producer x 1..4 consumer processes, 8 B.
+PC_RANGE = range(1, 5)
+PC_IMPLS = ["wq-c", BASE]
 # The `lease` workload's rows: (key, label, message size, messages per producer, producers = consumers).
 LEASE_GROUPS = [
     ("lease8", "1p→1c, 8 B; leased: pop under a lease, then ack", 8, 2_000_000, 1),
@@ -37,13 +48,14 @@ class Bench:
         self.args = args
         self.cbench = args.cbench
         self.rbench = args.rbench
+        self.iox = args.iox
         self.prefix = args.prefix or f"wqb-{os.getpid()}"
         self.counter = itertools.count()
         self.names = []
 
     # ------------------------------------------------------------ processes
     def cmd(self, impl, role, name, cpu, **kv):
-        exe = self.rbench if impl == "wq-rust" else self.cbench
+        exe = self.rbench if impl == "wq-rust" else self.iox if impl in IOX else self.cbench
         return ["taskset", "-c", cpu, exe, impl, role, name] + [f"{k}={v}" for k, v in kv.items()]
 
     def spawn(self, argv, fds=(), wrap=None):
@@ -121,8 +133,12 @@ class Bench:
         procs = []
         try:
             cons = []
+            # Every producer ends with one stop message per consumer, and
+            # every consumer stops at its `producers`-th: the queues are
+            # FIFO, so the last stop popped comes after every message, and
+            # no consumer can be left without its stops.
             for _ in range(consumers):
-                ckv = dict(kv, consumers=consumers, batch=batch)
+                ckv = dict(kv, consumers=consumers, batch=batch, stops=producers)
                 if lease:
                     ckv["lease"] = 1
                 pf = ()
@@ -133,10 +149,9 @@ class Bench:
                 procs.append(p)
                 self.wait_ready(p)
                 cons.append(p)
-            stops = [consumers // producers + (1 if i < consumers % producers else 0) for i in range(producers)]
             prods = []
             for i in range(producers):
-                pkv = dict(kv, n=n, id=i, stops=stops[i], batch=batch)
+                pkv = dict(kv, n=n, id=i, stops=consumers, batch=batch)
                 pf = ()
                 if fds:
                     pkv["wfd"] = fds[1]
@@ -162,9 +177,9 @@ class Bench:
         t1 = max(int(r["t_end"]) for r in cres)
         return count / ((t1 - t0) / 1e9) if count else 0.0
 
-    def pingpong(self, impl, n):
+    def pingpong(self, impl, n, size=8):
         name = self.new_name()
-        kv = dict(size=8)
+        kv = dict(size=size)
         procs = []
         pa = pb = None
         try:
@@ -247,6 +262,14 @@ class Bench:
             raise RuntimeError(f"{impl}: single-process pattern popped {r['bad']} wrong tasks")
         return {k: int(r[k + "_ns"]) / 1e6 for k in ("create", "push", "pop", "reopen")}
 
+    def calib(self):
+        """The machine's cross-core cache-line round trip (threads on CPU 0
+        and CPU 1): {"rtt_ns": median, "min_ns": minimum} of 21 batches."""
+        n = 2000 if self.args.smoke else 20_000
+        out = subprocess.run([self.cbench, "-", "calib", "-", f"n={n}"], check=True, capture_output=True,
+                             text=True).stdout
+        return {k: int(re.search(rf"{k}=(\d+)", out).group(1)) for k in ("rtt_ns", "min_ns")}
+
     def memcpy(self, size):
         out = subprocess.run(["taskset", "-c", CONS_CPU, self.cbench, "-", "memcpy", "-", f"size={size}"],
                              check=True, capture_output=True, text=True).stdout
@@ -299,24 +322,46 @@ def fmt_rate(x):
     return f"{x / 1e6:.2f} M/s"
 
 
+def fmt_calib(c):
+    return f"cross-core cache-line round trip (CPU 0 <-> CPU 1) {c['rtt_ns']} ns (median; min {c['min_ns']} ns)"
+
+
+def human(size):
+    """8 -> "8 B", 65536 -> "64 KiB", 1 << 20 -> "1 MiB"."""
+    for unit, shift in (("MiB", 20), ("KiB", 10)):
+        if size >= 1 << shift and size % (1 << shift) == 0:
+            return f"{size >> shift} {unit}"
+    return f"{size} B"
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--cbench", required=True)
     ap.add_argument("--rbench", required=True)
+    ap.add_argument("--iox", required=True, help="the iceoryx2 bench program (bench/iox)")
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--scale", type=float, default=1.0, help="multiplies message counts")
-    ap.add_argument("--out", default=os.path.dirname(os.path.abspath(__file__)))
+    ap.add_argument("--out", default=None,
+                    help="where RESULTS.md and results.jsonl go (default bench/; --smoke: a new temporary directory)")
     ap.add_argument("--command", default="bench/run.sh")
     ap.add_argument("--prefix", default="", help="queue name prefix (unique per run)")
     ap.add_argument("--only", default="", help="comma-separated workload keys (for development)")
+    ap.add_argument("--smoke", action="store_true",
+                    help="every workload once with tiny counts: checks that all runs and passes its checks")
     args = ap.parse_args()
+    if args.smoke:
+        args.reps, args.scale = 1, 0.01
+    if args.out is None:
+        args.out = tempfile.mkdtemp(prefix="wq-bench-smoke.") if args.smoke else os.path.dirname(
+            os.path.abspath(__file__))
     b = Bench(args)
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     try:
         run(args, b)
     except BaseException:
         # Remove whatever a failed run may have left (every kind, every name).
         for name in b.names:
-            for impl in ("wq-c", "boost-recipe", "boost-mq", "posix-mq"):
+            for impl in ("wq-c", "boost-recipe", "boost-mq", "posix-mq", "iceoryx2"):
                 b.cleanup(impl, name)
         raise
 
@@ -333,7 +378,17 @@ def run(args, b):
         # Kernel-based queues are ~5-20x slower: fewer messages keep the run short.
         return impl in ("posix-mq", "pipe", "boost-mq")
 
-    def tp_group(key, label, size, n, impls=IMPLS, producers=1, consumers=1, batch_impls=(), lease_impls=(),
+    floor = 50 if args.smoke else 1
+
+    def count(n, impl=None, div=4):
+        """`n` messages times --scale (at least a few in the smoke mode);
+        `n / div` for a kernel-based `impl`."""
+        return max(floor, int(n * S / (div if impl and slow(impl) else 1)))
+
+    calib = b.calib()
+    print(f"== calibration: {fmt_calib(calib)}", flush=True)
+
+    def tp_group(key, label, size, n, impls=PEERS, producers=1, consumers=1, batch_impls=(), lease_impls=(),
                  select=None):
         """One throughput row per implementation; `batch_impls` add rows
         "IMPL batch64", `lease_impls` rows "IMPL leased" (every pop leased,
@@ -348,12 +403,11 @@ def run(args, b):
             res[i + " leased"] = []
         for rep in range(args.reps):
             for impl in impls:
-                cnt = int(n * S / (4 if slow(impl) else 1))
-                res[impl].append(b.throughput(impl, size, cnt, producers, consumers))
+                res[impl].append(b.throughput(impl, size, count(n, impl), producers, consumers))
             for impl in batch_impls:
-                res[impl + " batch64"].append(b.throughput(impl, size, int(n * 4 * S), batch=64))
+                res[impl + " batch64"].append(b.throughput(impl, size, count(n * 4), batch=64))
             for impl in lease_impls:
-                res[impl + " leased"].append(b.throughput(impl, size, int(n * S), producers, consumers, lease=True))
+                res[impl + " leased"].append(b.throughput(impl, size, count(n), producers, consumers, lease=True))
         for impl, vals in res.items():
             rows.append(dict(workload=key, label=label, impl=impl, metric="msgs_per_s", values=vals,
                              median=median(vals), bytes_per_s=median(vals) * size))
@@ -366,12 +420,11 @@ def run(args, b):
     if want("tp64k"):
         mc = []
         # memcpy bandwidth measured in the same run, interleaved with the queues
-        res = {i: [] for i in IMPLS}
+        res = {i: [] for i in PEERS}
         for rep in range(args.reps):
             mc.append(b.memcpy(65536))
-            for impl in IMPLS:
-                cnt = int(12_000 * S / (2 if slow(impl) else 1))
-                res[impl].append(b.throughput(impl, 65536, cnt))
+            for impl in PEERS:
+                res[impl].append(b.throughput(impl, 65536, count(12_000, impl, 2)))
         rows.append(dict(workload="tp64k", label="memcpy 64 KiB blocks, 1 core", impl="memcpy",
                          metric="bytes_per_s", values=mc, median=median(mc), bytes_per_s=median(mc)))
         for impl, vals in res.items():
@@ -379,7 +432,7 @@ def run(args, b):
                              values=vals, median=median(vals), bytes_per_s=median(vals) * 65536))
             print(f"  tp64k    {impl:20} {fmt_rate(median(vals)):>12}  {median(vals) * 65536 / 1e9:.2f} GB/s", flush=True)
         print(f"  memcpy 64 KiB blocks: {median(mc) / 1e9:.2f} GB/s", flush=True)
-    tp_group("tp2p2c", "2p→2c, 8 B", 8, 1_000_000, producers=2, consumers=2)
+    tp_group("tp2p2c", "2p→2c, 8 B", 8, 1_000_000, impls=IMPLS, producers=2, consumers=2)
     tp_group("batch", "1p→1c, 8 B, batches of 64", 8, 2_000_000, impls=["wq-c", "wq-rust", BASE],
              batch_impls=["wq-c", "wq-rust"])
     # At-least-once consumers: every pop under a lease that never runs out,
@@ -395,7 +448,7 @@ def run(args, b):
         res = {i: [] for i in ("wq-c", BASE)}
         for rep in range(args.reps):
             for impl in res:
-                res[impl].append(b.single(impl, int(1_000_000 * S)))
+                res[impl].append(b.single(impl, count(1_000_000)))
         for impl, vals in res.items():
             agg = {k: median([v[k] for v in vals]) for k in ("create", "push", "pop", "reopen")}
             agg["push_pop"] = median([v["push"] + v["pop"] for v in vals])
@@ -407,20 +460,22 @@ def run(args, b):
     if want("zc"):
         # Large messages that the producer fills and the consumer reads
         # entirely: copied (push from a buffer, pop into one) against in
-        # place (push_reserve + commit, pop_leased_view + ack), wq-rust.
-        modes = [("copy", dict(fill=1)), ("zero-copy", dict(zc=1))]
+        # place (push_reserve + commit, pop_leased_view + ack), wq-rust;
+        # and iceoryx2 in place (a loaned sample filled, read where it lies).
+        modes = [("wq-rust copy", "wq-rust", dict(fill=1)), ("wq-rust zero-copy", "wq-rust", dict(zc=1))]
+        modes += [(f"{i} in place", i, dict(fill=1)) for i in IOX]
         for size, n in ((65536, 20_000), (1 << 20, 1_500)):
             key = "zc64k" if size == 65536 else "zc1m"
             label = f"1p→1c, {'64 KiB' if size == 65536 else '1 MiB'}, every byte written and read"
-            res = {m: [] for m, _ in modes}
+            res = {m: [] for m, _, _ in modes}
             for rep in range(args.reps):
-                for m, extra in modes:
-                    res[m].append(b.throughput("wq-rust", size, int(n * S), extra=extra))
-            for m, _ in modes:
+                for m, impl, extra in modes:
+                    res[m].append(b.throughput(impl, size, count(n), extra=extra))
+            for m, _, _ in modes:
                 vals = res[m]
-                rows.append(dict(workload=key, label=label, impl=f"wq-rust {m}", metric="msgs_per_s",
+                rows.append(dict(workload=key, label=label, impl=m, metric="msgs_per_s",
                                  values=vals, median=median(vals), bytes_per_s=median(vals) * size))
-                print(f"  {key:8} {'wq-rust ' + m:20} {fmt_rate(median(vals)):>12}  "
+                print(f"  {key:8} {m:20} {fmt_rate(median(vals)):>12}  "
                       f"{median(vals) * size / 1e9:.2f} GB/s  ({', '.join(fmt_rate(v) for v in vals)})", flush=True)
 
     if want("fd"):
@@ -431,9 +486,8 @@ def run(args, b):
         wake = {i: [] for i in fd_impls}
         for rep in range(args.reps):
             for impl in fd_impls:
-                cnt = int(1_000_000 * S / (4 if slow(impl) else 1))
-                tp[impl].append(b.throughput(impl, 8, cnt, cons_role="fdcons"))
-                wake[impl].append(b.wake(impl, int(2_000 * S)))
+                tp[impl].append(b.throughput(impl, 8, count(1_000_000, impl), cons_role="fdcons"))
+                wake[impl].append(b.wake(impl, count(2_000)))
         for impl in fd_impls:
             vals = tp[impl]
             rows.append(dict(workload="fdtp", label="1p→1c, 8 B, consumer waiting in epoll", impl=impl,
@@ -447,22 +501,59 @@ def run(args, b):
             print(f"  fdwake   {impl:20} p50 {agg['p50']:.1f} p99 {agg['p99']:.1f} max {agg['max']:.1f} µs",
                   flush=True)
 
-    if want("pingpong"):
-        res = {i: [] for i in IMPLS}
-        for rep in range(max(3, args.reps // 2 + 1)):
-            for impl in IMPLS:
-                res[impl].append(b.pingpong(impl, int(20_000 * S)))
+    # Round trips of 8 B and 64 KiB ("pingpong", "pingpong64k"; --only
+    # pingpong runs both).
+    for key, size, n in (("pingpong", 8, 20_000), ("pingpong64k", 65536, 5_000)):
+        if not want("pingpong") and not want(key):
+            continue
+        res = {i: [] for i in PEERS}
+        for rep in range(1 if args.smoke else max(3, args.reps // 2 + 1)):
+            for impl in PEERS:
+                res[impl].append(b.pingpong(impl, count(n), size))
+        what = "8 B" if size == 8 else "64 KiB"
         for impl, vals in res.items():
             agg = {k: median([v[k] for v in vals]) for k in ("p50", "p99", "p999")}
             agg["max"] = max(v["max"] for v in vals)
-            rows.append(dict(workload="pingpong", label="ping-pong RTT, 8 B, blocking pops", impl=impl,
-                             metric="rtt_us", values=vals, median=agg))
-            print(f"  pingpong {impl:20} p50 {agg['p50']:.1f} p99 {agg['p99']:.1f} p99.9 {agg['p999']:.1f} "
+            rows.append(dict(workload=key, label=f"ping-pong RTT, {what}, blocking pops", impl=impl,
+                             metric="rtt_us", values=vals, median=agg, size=size))
+            print(f"  {key:11} {impl:17} p50 {agg['p50']:.1f} p99 {agg['p99']:.1f} p99.9 {agg['p999']:.1f} "
                   f"max {agg['max']:.1f} µs", flush=True)
+
+    if want("sizes"):
+        # How cost grows with the message size: 1p→1c, every implementation
+        # that takes the size; about 256 MiB (kernel-based: a quarter) a run.
+        def takes(impl, size):
+            return impl != "posix-mq" or size <= 65536
+        sizes = [8, 4096, 1 << 20] if args.smoke else SWEEP_SIZES
+        res = {(size, i): [] for size in sizes for i in PEERS if takes(i, size)}
+        for rep in range(args.reps):
+            for size, impl in res:
+                n = min(1_000_000, (256 << 20) // size)
+                res[(size, impl)].append(b.throughput(impl, size, count(n, impl)))
+        for (size, impl), vals in res.items():
+            rows.append(dict(workload=f"size-{size}", label=f"1p→1c, {human(size)} (size sweep)", impl=impl,
+                             metric="msgs_per_s", values=vals, median=median(vals),
+                             bytes_per_s=median(vals) * size, sweep="size", size=size))
+            print(f"  size {human(size):>7} {impl:16} {fmt_rate(median(vals)):>12}  "
+                  f"{median(vals) * size / 1e6:.0f} MB/s", flush=True)
+
+    if want("pc"):
+        # How cost grows with the number of processes: p producers (CPU 0)
+        # -> c consumers (CPU 1), 8 B, 1 M messages in all a run.
+        pc = [1, PC_RANGE[-1]] if args.smoke else PC_RANGE  # smoke: the corners
+        res = {(p, c, i): [] for p in pc for c in pc for i in PC_IMPLS}
+        for rep in range(args.reps):
+            for p, c, impl in res:
+                res[(p, c, impl)].append(b.throughput(impl, 8, count(1_000_000 // p), p, c))
+        for (p, c, impl), vals in res.items():
+            rows.append(dict(workload=f"pc-{p}x{c}", label=f"{p}p→{c}c, 8 B (producers × consumers sweep)",
+                             impl=impl, metric="msgs_per_s", values=vals, median=median(vals),
+                             bytes_per_s=median(vals) * 8, sweep="pc", producers=p, consumers=c))
+            print(f"  pc {p}x{c} {impl:20} {fmt_rate(median(vals)):>12}", flush=True)
 
     if want("idle"):
         res = {i: [] for i in IMPLS}
-        for rep in range(2):
+        for rep in range(1 if args.smoke else 2):
             for impl in IMPLS:
                 res[impl].append(b.idle(impl))
         for impl, vals in res.items():
@@ -472,13 +563,15 @@ def run(args, b):
 
     if want("syscalls") and shutil.which("strace"):
         for impl in ["wq-c", "wq-rust", BASE]:
-            per, fut = b.syscalls(impl, int(500_000 * S))
+            per, fut = b.syscalls(impl, count(500_000))
             rows.append(dict(workload="syscalls", label="syscalls per message, 1p→1c 8 B (strace -f -c)",
                              impl=impl, metric="syscalls_per_msg", values=[per], median=per, futex_per_msg=fut))
             print(f"  syscalls {impl:20} {per:.5f} per message ({fut:.5f} futex)", flush=True)
 
+    calib_end = b.calib()
+    print(f"== calibration at the end: {fmt_calib(calib_end)}", flush=True)
     elapsed = time.time() - started
-    report(args, rows, elapsed, load_before)
+    report(args, rows, elapsed, load_before, (calib, calib_end))
 
 
 def ratio(rows, workload, impl, base=BASE, key=None):
@@ -491,7 +584,7 @@ def ratio(rows, workload, impl, base=BASE, key=None):
     return None if a is None or b is None or b == 0 else a / b
 
 
-def report(args, rows, elapsed, load_before):
+def report(args, rows, elapsed, load_before, calibs):
     out_md = os.path.join(args.out, "RESULTS.md")
     out_jsonl = os.path.join(args.out, "results.jsonl")
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -548,6 +641,14 @@ def report(args, rows, elapsed, load_before):
     add("single process 1 M × 8 B push then pop, recipe time / wq-c time",
         single[BASE]["push_pop"] / single["wq-c"]["push_pop"] if len(single) == 2 else None, "≥ 1.5×",
         lambda v: v >= 1.5)
+    # Against iceoryx2, the shared-memory IPC speed anchor (issue 12).
+    for impl in ("wq-c", "wq-rust"):
+        add(f"1p1c 8 B, {impl} / iceoryx2 (blocking)", ratio(rows, "tp8", impl, "iceoryx2"), "≥ 5×",
+            lambda v: v >= 5)
+        p50 = next((r["median"]["p50"] for r in rows if r["workload"] == "pingpong" and r["impl"] == impl), None)
+        add(f"ping-pong p50, {impl}", p50, "≤ 1.0 µs", lambda v: v <= 1.0, "{:.2f} µs")
+        add(f"ping-pong p50, {impl} / iceoryx2 busy-polling", ratio(rows, "pingpong", impl, "iceoryx2-spin", "p50"),
+            "≤ 2×", lambda v: v <= 2)
     for key, what in (("zc64k", "64 KiB"), ("zc1m", "1 MiB")):
         add(f"zero-copy {what} (filled and read) / copying path", ratio(rows, key, "wq-rust zero-copy", "wq-rust copy"),
             "≥ 2×", lambda v: v >= 2)
@@ -558,6 +659,9 @@ def report(args, rows, elapsed, load_before):
 
     lines = []
     lines.append("# wq benchmark results\n")
+    lines.append(f"- **Calibration**: {fmt_calib(calibs[0])} before the run; {calibs[1]['rtt_ns']} ns "
+                 f"(min {calibs[1]['min_ns']} ns) after it. Every figure moves with it: compare reports of "
+                 "similar calibrations")
     lines.append(f"- Date: {date}")
     lines.append(f"- Machine: {machine}")
     lines.append(f"- Load average before the run: {' '.join(f'{x:.2f}' for x in load_before)}; "
@@ -576,7 +680,7 @@ def report(args, rows, elapsed, load_before):
     lines.append("| workload | implementation | median | MB/s | vs recipe | runs |")
     lines.append("| --- | --- | ---: | ---: | ---: | --- |")
     for r in rows:
-        if r["metric"] not in ("msgs_per_s", "bytes_per_s"):
+        if r["metric"] not in ("msgs_per_s", "bytes_per_s") or "sweep" in r:
             continue
         if r["metric"] == "bytes_per_s":
             lines.append(f"| {r['label']} | {r['impl']} | – | {r['median'] / 1e6:.0f} | – | "
@@ -587,17 +691,49 @@ def report(args, rows, elapsed, load_before):
         lines.append(f"| {r['label']} | {r['impl']} | {r['median'] / 1e6:.2f} M | {r['bytes_per_s'] / 1e6:.0f} | "
                      f"{rr} | {', '.join(f'{v / 1e6:.2f}' for v in r['values'])} M |")
     lines.append("")
-    if any(r["workload"] == "pingpong" for r in rows):
-        lines.append("## Ping-pong round trip, 8 B, blocking pops (µs; medians of the runs' percentiles, max of maxima)\n")
-        lines.append("| implementation | p50 | p99 | p99.9 | max | p50 vs recipe | p99.9 vs recipe |")
-        lines.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    if any(r["metric"] == "rtt_us" for r in rows):
+        lines.append("## Ping-pong round trip, blocking pops (iceoryx2-spin: polling) "
+                     "(µs; medians of the runs' percentiles, max of maxima)\n")
+        lines.append("| size | implementation | p50 | p99 | p99.9 | max | p50 vs recipe | p99.9 vs recipe |")
+        lines.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
         for r in rows:
-            if r["workload"] != "pingpong":
+            if r["metric"] != "rtt_us":
                 continue
             m = r["median"]
-            lines.append(f"| {r['impl']} | {m['p50']:.2f} | {m['p99']:.2f} | {m['p999']:.2f} | {m['max']:.1f} | "
-                         f"{ratio(rows, 'pingpong', r['impl'], key='p50'):.3f}× | "
-                         f"{ratio(rows, 'pingpong', r['impl'], key='p999'):.3f}× |")
+            vs = [ratio(rows, r["workload"], r["impl"], key=k) for k in ("p50", "p999")]
+            lines.append(f"| {human(r.get('size', 8))} | {r['impl']} | {m['p50']:.2f} | {m['p99']:.2f} | "
+                         f"{m['p999']:.2f} | {m['max']:.1f} | "
+                         + " | ".join("–" if v is None else f"{v:.3f}×" for v in vs) + " |")
+        lines.append("")
+    sizes = sorted({r["size"] for r in rows if r.get("sweep") == "size"})
+    if sizes:
+        lines.append("## Message-size sweep, 1p→1c (MB/s, median; plot: `plots/size.svg`)\n")
+        lines.append("| implementation | " + " | ".join(human(x) for x in sizes) + " |")
+        lines.append("| --- |" + " ---: |" * len(sizes))
+        for impl in dict.fromkeys(r["impl"] for r in rows if r.get("sweep") == "size"):
+            cells = []
+            for x in sizes:
+                r = next((r for r in rows if r.get("sweep") == "size" and r["size"] == x and r["impl"] == impl), None)
+                cells.append("–" if r is None else f"{r['bytes_per_s'] / 1e6:.0f}")
+            lines.append(f"| {impl} | " + " | ".join(cells) + " |")
+        lines.append("")
+    pcs = [r for r in rows if r.get("sweep") == "pc"]
+    if pcs:
+        lines.append("## Producers × consumers sweep, 8 B (M messages/s, median; rows: producers, columns: "
+                     "consumers; plot: `plots/pc.svg`)\n")
+        cs = sorted({r["consumers"] for r in pcs})
+        lines.append("| implementation | producers | " + " | ".join(f"{c}c" for c in cs) + " |")
+        lines.append("| --- | ---: |" + " ---: |" * len(cs))
+        for impl in dict.fromkeys(r["impl"] for r in pcs):
+            for p in sorted({r["producers"] for r in pcs}):
+                cells = []
+                for c in cs:
+                    r = next((r for r in pcs if r["impl"] == impl and r["producers"] == p and r["consumers"] == c),
+                             None)
+                    base = ratio(rows, f"pc-{p}x{c}", impl)
+                    cells.append("–" if r is None else f"{r['median'] / 1e6:.2f}"
+                                 + ("" if impl == BASE or base is None else f" ({base:.1f}×)"))
+                lines.append(f"| {impl} | {p}p | " + " | ".join(cells) + " |")
         lines.append("")
     def section(workload, title, header, align, row):
         """A Markdown table of the rows of one workload, if it ran."""
@@ -626,10 +762,20 @@ def report(args, rows, elapsed, load_before):
         f.write(md)
     with open(out_jsonl, "w") as f:
         for r in rows:
-            f.write(json.dumps(dict(r, date=date, machine=machine), ensure_ascii=False) + "\n")
+            f.write(json.dumps(dict(r, date=date, machine=machine, calib_ns=calibs[0]["rtt_ns"],
+                                    calib_min_ns=calibs[0]["min_ns"], calib_end_ns=calibs[1]["rtt_ns"]),
+                               ensure_ascii=False) + "\n")
+    import plot  # bench/plot.py, beside this file
+    if args.smoke:
+        # Only whether everything ran: draw the plots too, then drop it all.
+        plot.draw_all(out_jsonl, os.path.join(args.out, "plots"))
+        shutil.rmtree(args.out)
+        print(f"smoke: {len(rows)} rows in {elapsed:.0f} s, every run passed its checks", flush=True)
+        return
     print()
     print(md)
     print(f"(written to {out_md} and {out_jsonl})")
+    plot.draw_all(out_jsonl, os.path.join(args.out, "plots"))
     print("machine-readable lines:")
     with open(out_jsonl) as f:
         sys.stdout.write(f.read())

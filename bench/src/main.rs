@@ -12,43 +12,19 @@
 //! sequence number in the low 56); consumers check every producer's sequence
 //! and print one `result key=value...` line.
 
+mod common;
+
 use std::collections::HashMap;
-use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use common::{clock_ns, die, now_ns, ready, report_rtt};
 use wq::{Options, Queue, Span};
 
 const STOP: u64 = 0xFF << 56;
 const SEQ_MASK: u64 = (1 << 56) - 1;
 
-#[repr(C)]
-struct Timespec {
-    tv_sec: i64,
-    tv_nsec: i64,
-}
-
-unsafe extern "C" {
-    fn clock_gettime(clock: i32, ts: *mut Timespec) -> i32;
-}
-
-const CLOCK_MONOTONIC: i32 = 1;
 const CLOCK_PROCESS_CPUTIME_ID: i32 = 2;
-
-fn clock_ns(clock: i32) -> u64 {
-    let mut ts = Timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a writable timespec (x86_64/aarch64 Linux layout);
-    // both clocks always exist on Linux.
-    unsafe { clock_gettime(clock, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-}
-
-fn now_ns() -> u64 {
-    clock_ns(CLOCK_MONOTONIC)
-}
 
 struct Cfg {
     name: String,
@@ -58,9 +34,7 @@ struct Cfg {
 
 impl Cfg {
     fn get(&self, key: &str, default: u64) -> u64 {
-        self.kv
-            .get(key)
-            .map_or(default, |v| v.parse().expect("numeric argument"))
+        common::get(&self.kv, key, default)
     }
 
     fn open(&self, name: &str) -> Queue {
@@ -72,21 +46,12 @@ impl Cfg {
     }
 }
 
-fn die(what: &str) -> ! {
-    eprintln!("wq-bench: {what}");
-    std::process::exit(2)
-}
-
 fn tag(msg: &[u8]) -> u64 {
     u64::from_le_bytes(msg[..8].try_into().expect("8-byte tag"))
 }
 
-fn ready() {
-    println!("ready");
-    std::io::stdout().flush().expect("stdout");
-}
-
-/// Pops until a stop message, checking every producer's sequence; with
+/// Pops until `stops` stop messages (one from each producer: see
+/// `bench/driver.py`), checking every producer's sequence; with
 /// `lease=1`, every pop is leased (for ever) and acked after the check.
 fn cons(c: &Cfg) -> u8 {
     let q = c.open(&c.name);
@@ -98,6 +63,7 @@ fn cons(c: &Cfg) -> u8 {
     let mut spans = vec![Span::default(); batch];
     let mut last = [-1i64; 255];
     let (mut count, mut sum, mut bad, mut bad_fill) = (0u64, 0u64, 0u64, 0u64);
+    let mut stops_left = c.get("stops", 1);
     let mut stop = false;
     ready();
     let mut check = |msg: &[u8], stop: &mut bool| {
@@ -106,7 +72,8 @@ fn cons(c: &Cfg) -> u8 {
             bad += 1;
         }
         if t & !SEQ_MASK == STOP {
-            *stop = true;
+            stops_left -= 1;
+            *stop = stops_left == 0;
             return;
         }
         let id = (t >> 56) as usize;
@@ -280,16 +247,7 @@ fn ping(c: &Cfg) -> u8 {
     msg[..8].copy_from_slice(&STOP.to_le_bytes());
     a.push(&msg, None)
         .unwrap_or_else(|e| die(&format!("push: {e}")));
-    rtt.sort_unstable();
-    let pct = |p: f64| rtt[((p * rtt.len() as f64) as usize).min(rtt.len() - 1)];
-    println!(
-        "result p50={} p99={} p999={} max={} bad={bad}",
-        pct(0.50),
-        pct(0.99),
-        pct(0.999),
-        rtt[rtt.len() - 1]
-    );
-    u8::from(bad != 0)
+    report_rtt(rtt, bad)
 }
 
 fn pong(c: &Cfg) -> u8 {
@@ -325,24 +283,14 @@ fn idle(c: &Cfg) -> u8 {
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().collect();
-    if args.len() < 4 || args[1] != "wq-rust" {
-        die("usage: wq-bench wq-rust ROLE NAME key=value...");
+    let usage = "usage: wq-bench wq-rust ROLE NAME key=value...";
+    let (imp, role, name, kv) = common::args(usage);
+    if imp != "wq-rust" {
+        die(usage);
     }
-    let mut kv = HashMap::new();
-    for a in &args[4..] {
-        let (k, v) = a
-            .split_once('=')
-            .unwrap_or_else(|| die(&format!("bad argument {a}")));
-        kv.insert(k.to_owned(), v.to_owned());
-    }
-    let mut c = Cfg {
-        name: args[3].clone(),
-        size: 8,
-        kv,
-    };
+    let mut c = Cfg { name, size: 8, kv };
     c.size = c.get("size", 8) as usize;
-    let code = match args[2].as_str() {
+    let code = match role.as_str() {
         "cons" => cons(&c),
         "prod" => prod(&c),
         "ping" => ping(&c),
