@@ -54,7 +54,7 @@ pub use lease::{Lease, LeaseStats};
 pub use leased::Leased;
 pub use options::{DEFAULT_CAPACITY, DEFAULT_MODE, OpenMode, Options};
 pub use protocol::Stats;
-pub use queue::Queue;
+pub use queue::{Iter, Queue};
 pub use segment::MAX_NAME_LEN;
 
 /// How many messages of one queue may be leased or waiting for redelivery

@@ -20,6 +20,20 @@ use crate::sys;
 /// all producers. They persist in the segment until popped or until
 /// [`Queue::remove`], even when no process has the queue open.
 ///
+/// Every push and pop comes in one general form that takes the timeout
+/// (`None`: wait for ever, `Some(Duration::ZERO)`: do not wait) and in
+/// shorthands for the common cases:
+///
+/// | waits              | push                      | pop                     |
+/// |--------------------|---------------------------|-------------------------|
+/// | as said            | [`push(msg, timeout)`](Queue::push) | [`pop(timeout)`](Queue::pop) |
+/// | for ever           | [`push_wait`](Queue::push_wait) | [`pop_wait`](Queue::pop_wait) |
+/// | up to a duration   | [`push_timeout`](Queue::push_timeout) | [`pop_timeout`](Queue::pop_timeout) |
+/// | not at all         | [`try_push`](Queue::try_push) (`Ok(false)`: full) | [`try_pop`](Queue::try_pop) (`Ok(None)`: empty) |
+///
+/// [`Queue::iter`] pops for ever, until the handle is interrupted
+/// ([`Queue::interrupt`]); [`Queue::try_iter`] pops until the queue is empty.
+///
 /// ```
 /// use std::time::Duration;
 /// use wq::{Options, Queue};
@@ -157,6 +171,36 @@ impl Queue {
         self.push_batch(&[msg], timeout).map(drop)
     }
 
+    /// [`Queue::push`] that waits for room as long as it takes (or until
+    /// [`Queue::interrupt`]).
+    ///
+    /// # Errors
+    /// As [`Queue::push`] (never [`Error::Full`]), and
+    /// [`Error::Interrupted`].
+    pub fn push_wait(&self, msg: &[u8]) -> Result<()> {
+        self.push(msg, None)
+    }
+
+    /// [`Queue::push`] that waits up to `timeout` for room.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use wq::{Error, Options, Queue};
+    /// # let name = format!("wq-doc-{}-{}", std::process::id(), line!());
+    /// # let q = Queue::open(&name, &Options { capacity: 64, ..Options::default() })?;
+    /// q.push_wait(&[7u8; 40])?;
+    /// let full = q.push_timeout(&[7u8; 40], Duration::from_millis(5));
+    /// assert!(matches!(full, Err(Error::Full)));
+    /// # Queue::remove(&name)?;
+    /// # Ok::<(), wq::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Queue::push`].
+    pub fn push_timeout(&self, msg: &[u8], timeout: Duration) -> Result<()> {
+        self.push(msg, Some(timeout))
+    }
+
     /// Like [`Queue::push`] without waiting; `Ok(false)` when full.
     ///
     /// ```
@@ -272,6 +316,36 @@ impl Queue {
         Ok(sink.0)
     }
 
+    /// [`Queue::pop`] that waits for a message as long as it takes (or until
+    /// [`Queue::interrupt`]).
+    ///
+    /// # Errors
+    /// As [`Queue::pop`] (never [`Error::Empty`]), and
+    /// [`Error::Interrupted`].
+    pub fn pop_wait(&self) -> Result<Vec<u8>> {
+        self.pop(None)
+    }
+
+    /// [`Queue::pop`] that waits up to `timeout` for a message.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use wq::{Error, Options, Queue};
+    /// # let name = format!("wq-doc-{}-{}", std::process::id(), line!());
+    /// # let q = Queue::open(&name, &Options { capacity: 64, ..Options::default() })?;
+    /// q.push_wait(b"job")?;
+    /// assert_eq!(q.pop_timeout(Duration::from_secs(1))?, b"job");
+    /// assert!(matches!(q.pop_timeout(Duration::from_millis(5)), Err(Error::Empty)));
+    /// # Queue::remove(&name)?;
+    /// # Ok::<(), wq::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Queue::pop`].
+    pub fn pop_timeout(&self, timeout: Duration) -> Result<Vec<u8>> {
+        self.pop(Some(timeout))
+    }
+
     /// Like [`Queue::pop`] without waiting; `Ok(None)` when empty.
     ///
     /// ```
@@ -289,10 +363,64 @@ impl Queue {
     /// # Errors
     /// As [`Queue::pop`], except that an empty queue is `Ok(None)`.
     pub fn try_pop(&self) -> Result<Option<Vec<u8>>> {
-        match self.pop(Some(Duration::ZERO)) {
-            Ok(msg) => Ok(Some(msg)),
-            Err(Error::Empty) => Ok(None),
-            Err(e) => Err(e),
+        none_if_empty(self.pop(Some(Duration::ZERO)))
+    }
+
+    /// An iterator that pops messages, waiting for each as long as it takes,
+    /// and ends when this handle is interrupted ([`Queue::interrupt`], e.g.
+    /// from a signal handler) once nothing is left that needs no wait.
+    /// A worker's loop:
+    ///
+    /// ```
+    /// # use wq::{Options, Queue};
+    /// # let name = format!("wq-doc-{}-{}", std::process::id(), line!());
+    /// let q = Queue::open(&name, &Options { capacity: 4096, ..Options::default() })?;
+    /// q.push_batch(&[&b"a"[..], b"b"], None)?;
+    /// std::thread::scope(|s| {
+    ///     let worker = s.spawn(|| q.iter().collect::<Result<Vec<_>, _>>());
+    ///     q.push_wait(b"c")?;
+    ///     while q.stats()?.len > 0 {
+    ///         std::thread::yield_now();
+    ///     }
+    ///     q.interrupt(); // the worker's wait ends: so does its iterator
+    ///     assert_eq!(worker.join().unwrap()?, [b"a", b"b", b"c"]);
+    ///     Ok::<(), wq::Error>(())
+    /// })?;
+    /// # Queue::remove(&name)?;
+    /// # Ok::<(), wq::Error>(())
+    /// ```
+    ///
+    /// An error other than the interruption is the iterator's last item.
+    pub fn iter(&self) -> Iter<'_> {
+        Iter {
+            queue: self,
+            timeout: None,
+            done: false,
+        }
+    }
+
+    /// An iterator that pops the messages queued now, without waiting, and
+    /// ends when the queue is empty (a drain). Like [`Queue::try_pop`], it
+    /// also ends when a peer holds the consumers' lock at that instant.
+    ///
+    /// ```
+    /// # use wq::{Options, Queue};
+    /// # let name = format!("wq-doc-{}-{}", std::process::id(), line!());
+    /// # let q = Queue::open(&name, &Options { capacity: 4096, ..Options::default() })?;
+    /// q.push_batch(&[&b"a"[..], b"b", b"c"], None)?;
+    /// let all: Vec<Vec<u8>> = q.try_iter().collect::<Result<_, _>>()?;
+    /// assert_eq!(all, [b"a", b"b", b"c"]);
+    /// assert_eq!(q.try_iter().count(), 0);
+    /// # Queue::remove(&name)?;
+    /// # Ok::<(), wq::Error>(())
+    /// ```
+    ///
+    /// An error other than the queue being empty is the iterator's last item.
+    pub fn try_iter(&self) -> Iter<'_> {
+        Iter {
+            queue: self,
+            timeout: Some(Duration::ZERO),
+            done: false,
         }
     }
 
@@ -458,5 +586,65 @@ impl Queue {
     /// Ends the state [`Queue::interrupt`] set: calls wait again.
     pub fn interrupt_clear(&self) {
         self.handle.interrupt_clear();
+    }
+}
+
+/// `Ok(None)` for [`Error::Empty`]: the shape of the `try_` pops.
+pub(crate) fn none_if_empty<T>(result: Result<T>) -> Result<Option<T>> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(Error::Empty) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The item of a popping iterator for one pop's `result`: `None` at the end
+/// (the queue was empty for the whole timeout, or the handle was
+/// interrupted); an error is the last item. Sets `done` for both.
+pub(crate) fn next_item<T>(done: &mut bool, result: Result<T>) -> Option<Result<T>> {
+    match result {
+        Ok(value) => Some(Ok(value)),
+        Err(Error::Empty | Error::Interrupted) => {
+            *done = true;
+            None
+        }
+        Err(e) => {
+            *done = true;
+            Some(Err(e))
+        }
+    }
+}
+
+/// The messages of a [`Queue`], popped one by one: [`Queue::iter`] (until
+/// interrupted) and [`Queue::try_iter`] (until empty).
+#[derive(Debug)]
+#[must_use = "iterators pop nothing until consumed"]
+pub struct Iter<'q> {
+    queue: &'q Queue,
+    timeout: Option<Duration>,
+    done: bool,
+}
+
+impl Iterator for Iter<'_> {
+    type Item = Result<Vec<u8>>;
+
+    fn next(&mut self) -> Option<Result<Vec<u8>>> {
+        if self.done {
+            return None;
+        }
+        let popped = self.queue.pop(self.timeout);
+        next_item(&mut self.done, popped)
+    }
+}
+
+impl std::iter::FusedIterator for Iter<'_> {}
+
+impl<'q> IntoIterator for &'q Queue {
+    type Item = Result<Vec<u8>>;
+    type IntoIter = Iter<'q>;
+
+    /// [`Queue::iter`]: `for msg in &queue` pops until interrupted.
+    fn into_iter(self) -> Iter<'q> {
+        self.iter()
     }
 }
