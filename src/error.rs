@@ -88,6 +88,17 @@ pub enum Error {
     /// [`Queue::interrupt`](crate::Queue::interrupt).
     #[error("interrupted: the queue handle was interrupted (Queue::interrupt / wq_interrupt)")]
     Interrupted,
+    /// A [`TypedQueue`](crate::TypedQueue) popped a message whose length is
+    /// not the size of its type. The message was taken off the queue (a
+    /// leased one acked), so it cannot block the messages behind it; here
+    /// are its bytes.
+    #[error("a message of {} bytes where the typed queue's messages have {expected}; it was taken off the queue", .message.len())]
+    WrongSize {
+        /// The size of the queue's message type.
+        expected: u64,
+        /// The message, as it was queued.
+        message: Vec<u8>,
+    },
 }
 
 /// Why a name does not hold a usable queue ([`Error::Incompatible`]).

@@ -196,6 +196,8 @@ fn status_of(err: &Error) -> wq_status {
         Error::System { .. } => WQ_SYSTEM_ERROR,
         Error::Internal(_) => WQ_INTERNAL,
         Error::Interrupted => WQ_INTERRUPTED,
+        // Only typed queues (Rust) make it; a C pop takes any length.
+        Error::WrongSize { .. } => WQ_INVALID_ARGUMENT,
     }
 }
 

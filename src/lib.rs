@@ -48,7 +48,10 @@ mod segment;
 mod sink;
 mod sync;
 mod sys;
+mod typed;
 
+/// The crate whose [`Pod`](bytemuck::Pod) bound [`TypedQueue`] uses, re-exported.
+pub use bytemuck;
 pub use error::{Corrupted, CorruptionCause, Error, Incompatible, IncompatibleCause, Result};
 pub use lease::{Lease, LeaseStats};
 pub use leased::Leased;
@@ -56,6 +59,7 @@ pub use options::{DEFAULT_CAPACITY, DEFAULT_MODE, OpenMode, Options};
 pub use protocol::Stats;
 pub use queue::{Iter, Queue};
 pub use segment::MAX_NAME_LEN;
+pub use typed::{LeasedValue, TypedIter, TypedQueue};
 
 /// How many messages of one queue may be leased or waiting for redelivery
 /// at once; at the limit, leased pops wait as if the queue were empty.
