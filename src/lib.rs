@@ -28,6 +28,12 @@
 //! # Ok::<(), wq::Error>(())
 //! ```
 #![deny(unsafe_op_in_unsafe_fn)]
+#![doc(test(attr(deny(warnings))))]
+
+/// The README's Rust examples, compiled and run as doc-tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod readme {}
 
 #[cfg(feature = "tokio")]
 mod aio;

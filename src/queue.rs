@@ -204,8 +204,7 @@ impl Queue {
     /// Like [`Queue::push`] without waiting; `Ok(false)` when full.
     ///
     /// ```
-    /// # use std::time::Duration;
-    /// # use wq::{Error, Options, Queue};
+    /// # use wq::{Options, Queue};
     /// # let name = format!("wq-doc-{}-{}", std::process::id(), line!());
     /// # let q = Queue::open(&name, &Options { capacity: 64, ..Options::default() })?;
     /// let mut pushed = 0;
@@ -234,8 +233,7 @@ impl Queue {
     /// many were pushed (0 only for an empty `msgs`).
     ///
     /// ```
-    /// # use std::time::Duration;
-    /// # use wq::{Error, Options, Queue};
+    /// # use wq::{Options, Queue};
     /// # let name = format!("wq-doc-{}-{}", std::process::id(), line!());
     /// # let q = Queue::open(&name, &Options { capacity: 64, ..Options::default() })?;
     /// let jobs = [&b"a"[..], b"bb", b"ccc", b"dddd", b"eeeee"];
@@ -349,8 +347,7 @@ impl Queue {
     /// Like [`Queue::pop`] without waiting; `Ok(None)` when empty.
     ///
     /// ```
-    /// # use std::time::Duration;
-    /// # use wq::{Error, Options, Queue};
+    /// # use wq::{Options, Queue};
     /// # let name = format!("wq-doc-{}-{}", std::process::id(), line!());
     /// # let q = Queue::open(&name, &Options { capacity: 64, ..Options::default() })?;
     /// assert_eq!(q.try_pop()?, None);
@@ -432,8 +429,7 @@ impl Queue {
     /// Returns how many.
     ///
     /// ```
-    /// # use std::time::Duration;
-    /// # use wq::{Error, Options, Queue};
+    /// # use wq::{Options, Queue};
     /// # let name = format!("wq-doc-{}-{}", std::process::id(), line!());
     /// # let q = Queue::open(&name, &Options { capacity: 64, ..Options::default() })?;
     /// q.push_batch(&[&b"one"[..], b"two", b"three"], None)?;
@@ -478,8 +474,7 @@ impl Queue {
     /// stopped peer holds one, it reads the published counters without it.
     ///
     /// ```
-    /// # use std::time::Duration;
-    /// # use wq::{Error, Options, Queue};
+    /// # use wq::{Options, Queue};
     /// # let name = format!("wq-doc-{}-{}", std::process::id(), line!());
     /// # let q = Queue::open(&name, &Options { capacity: 64, ..Options::default() })?;
     /// q.push(b"abc", None)?;
