@@ -9,8 +9,10 @@ use std::io;
 
 /// What went wrong in a queue operation.
 ///
-/// The variants correspond one-to-one to the C API's `wq_status` codes
-/// (`WQ_EMPTY` … `WQ_INTERRUPTED`).
+/// Each variant maps to one of the C API's `wq_status` codes (`WQ_EMPTY` …
+/// `WQ_INTERRUPTED`), most one-to-one; [`Error::LeaseEnded`] is
+/// `WQ_NOT_FOUND`, and [`Error::WrongSize`], which only the Rust
+/// [`TypedQueue`](crate::TypedQueue) makes, `WQ_INVALID_ARGUMENT`.
 ///
 /// ```
 /// use wq::{Error, OpenMode, Options, Queue};
