@@ -40,6 +40,7 @@ mod aio;
 mod error;
 pub mod ffi;
 mod handles;
+mod iter;
 mod layout;
 mod lease;
 mod leased;
@@ -59,11 +60,12 @@ mod typed;
 /// The crate whose [`Pod`](bytemuck::Pod) bound [`TypedQueue`] uses, re-exported.
 pub use bytemuck;
 pub use error::{Corrupted, CorruptionCause, Error, Incompatible, IncompatibleCause, Result};
+pub use iter::Iter;
 pub use lease::{Lease, LeaseStats};
 pub use leased::Leased;
 pub use options::{DEFAULT_CAPACITY, DEFAULT_MODE, OpenMode, Options};
 pub use protocol::Stats;
-pub use queue::{Iter, Queue};
+pub use queue::Queue;
 pub use segment::MAX_NAME_LEN;
 pub use typed::{LeasedValue, TypedIter, TypedQueue};
 

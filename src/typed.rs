@@ -19,10 +19,11 @@ use std::time::Duration;
 use bytemuck::Pod;
 
 use crate::error::{Error, Result};
+use crate::iter::next_item;
 use crate::lease::Lease;
 use crate::leased::Leased;
 use crate::options::Options;
-use crate::queue::{Queue, next_item, none_if_empty};
+use crate::queue::{Queue, none_if_empty};
 use crate::sink::Sink;
 
 /// A queue whose messages are values of `T`, a plain-old-data type (derive

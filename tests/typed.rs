@@ -12,7 +12,7 @@ mod common;
 use std::time::Duration;
 
 use bytemuck::{Pod, Zeroable};
-use common::child::{fail, or_exit};
+use common::child::{create, fail, or_exit};
 use common::{TempQueue, arg, expect_success, num, spawn};
 use wq::{Error, OpenMode, Options, Queue, TypedQueue};
 
@@ -46,15 +46,6 @@ const FOREIGN_LENS: [usize; 7] = [0, 1, 8, 23, 25, 100, 3000];
 fn foreign(i: u64) -> Vec<u8> {
     let len = FOREIGN_LENS[i as usize % FOREIGN_LENS.len()];
     (0..len).map(|k| (i as usize * 31 + k) as u8).collect()
-}
-
-fn create(name: &str, capacity: u64) -> Queue {
-    let opts = Options {
-        capacity,
-        open_mode: OpenMode::CreateOnly,
-        ..Options::default()
-    };
-    or_exit("create", Queue::open(name, &opts))
 }
 
 fn open_existing(name: &str) -> Queue {
