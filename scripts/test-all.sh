@@ -17,22 +17,31 @@
 #   package-shared        out-of-tree find_package(wq) consumer linking wq::wq
 #   package-static        the same linking wq::wq_static
 #   package-pkgconfig     cc $(pkg-config --cflags --libs wq), and the static library
+#   bench-smoke           bench/run.sh --smoke: every benchmark workload once with tiny
+#                         counts (wq, the Boost recipe, message_queue, POSIX mq, a pipe,
+#                         iceoryx2), every sequence check, nothing left behind
 #   shm-clean             no test queue left behind in /dev/shm
 #
-# Needs: cargo/rustc, cmake >= 3.16, a C11 and C++17 compiler (g++), pkg-config,
-# readelf (binutils), python3 >= 3.11 with pip (and PyPI). Build trees go to a
-# temporary directory that is removed at the end. Exit status: 0 when every suite passed.
+# Needs: cargo/rustc >= Cargo.toml's rust-version, cmake >= 3.16, a C11 and
+# C++17 compiler (g++), pkg-config, readelf (binutils), setpriv/unshare
+# (util-linux), script (bsdutils), python3 >= 3.11 with pip (and PyPI):
+# scripts/deps.sh checks them first and
+# installs what is missing where it can (or says how).
+#
+# Output: one line per suite, then "N passed, M failed". Each suite's full
+# output goes to a log, printed only when the suite fails.
+#
+# Every cargo build shares one target directory, $CARGO_TARGET_DIR (default
+# ./target): the Rust tests and CMake's examples and CLI build there, and
+# CMake's library (linked with its SONAME) in its wq-cmake-lib/ directory.
+# CMake build trees and logs go to a temporary directory that is removed at
+# the end. Exit status: 0 when every suite passed.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
-for tool in cargo cmake ctest c++ cc pkg-config readelf; do
-    if ! command -v "$tool" >/dev/null 2>&1; then
-        echo "test-all.sh: '$tool' is not installed (need cargo, cmake, g++, pkg-config, binutils)" >&2
-        exit 2
-    fi
-done
+"$root/scripts/deps.sh" test
 
 jobs=$(nproc 2>/dev/null || echo 2)
 work=$(mktemp -d "${TMPDIR:-/tmp}/wq-test-all.XXXXXX")
@@ -48,6 +57,17 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+target=${CARGO_TARGET_DIR:-$root/target}
+mkdir -p "$target"
+target=$(cd "$target" && pwd)
+export CARGO_TARGET_DIR="$target"
+# The library apart: CMake links it with `cargo rustc -- <SONAME>`, which a
+# plain cargo build of the same crate in the same directory would undo.
+lib_cargo="$target/wq-cmake-lib"
+cargo_dirs=(-DWQ_CARGO_TARGET_DIR="$lib_cargo" -DWQ_CARGO_TOOLS_DIR="$target")
+logs="$work/logs"
+mkdir -p "$logs"
+
 release="$work/build-release"
 sanitize="$work/build-sanitize"
 prefix="$work/prefix"
@@ -56,24 +76,29 @@ passed=0
 failed=0
 results=()
 
-# suite NAME COMMAND...: runs COMMAND in a subshell with `set -e` in force.
+# suite NAME COMMAND...: runs COMMAND in a subshell with `set -e` in force,
+# its output in $logs/NAME.log; prints one line, and the log on failure.
 suite() {
-    local name=$1 rc start=$SECONDS
+    local name=$1 rc start=$SECONDS log="$logs/$1.log"
     shift
-    echo
-    echo "=== $name"
+    printf '%-22s ' "$name"
     set +e
-    (set -e; "$@")
+    (set -e; "$@") >"$log" 2>&1 </dev/null
     rc=$?
     set -e
+    local line
     if [[ $rc -eq 0 ]]; then
         passed=$((passed + 1))
-        results+=("PASS  $name ($((SECONDS - start)) s)")
+        line="PASS  $name ($((SECONDS - start)) s)"
+        echo "passed ($((SECONDS - start)) s)"
     else
         failed=$((failed + 1))
-        results+=("FAIL  $name ($((SECONDS - start)) s, exit $rc)")
+        line="FAIL  $name ($((SECONDS - start)) s, exit $rc)"
+        echo "FAILED ($((SECONDS - start)) s, exit $rc); its output:"
+        sed 's/^/    /' "$log"
+        echo "--- end of $name"
     fi
-    echo "=== $name: $([[ $rc -eq 0 ]] && echo passed || echo "FAILED (exit $rc)")"
+    results+=("$line")
 }
 
 rust_tests() {
@@ -84,22 +109,22 @@ rust_tests() {
 }
 
 cmake_release() {
-    cmake -S "$root" -B "$release" -DCMAKE_BUILD_TYPE=Release
+    cmake -S "$root" -B "$release" -DCMAKE_BUILD_TYPE=Release "${cargo_dirs[@]}"
     cmake --build "$release" -j "$jobs"
     (cd "$release" && ctest --output-on-failure -j "$jobs")
 }
 
 cmake_sanitize() {
     cmake -S "$root" -B "$sanitize" -DCMAKE_BUILD_TYPE=Debug -DWQ_SANITIZE=ON \
-        -DWQ_BUILD_RUST_EXAMPLES=OFF -DWQ_BUILD_CLI=OFF
+        -DWQ_BUILD_RUST_EXAMPLES=OFF -DWQ_BUILD_CLI=OFF "${cargo_dirs[@]}"
     cmake --build "$sanitize" -j "$jobs"
     (cd "$sanitize" && ctest --output-on-failure -j "$jobs")
     rm -rf "$sanitize"
 }
 
 package_subdirectory() {
-    # Reuses the Release build's cargo output: cargo finds it up to date.
-    "$root/tests/package/run.sh" subdirectory "$root" "$work/subdir" "$release/cargo"
+    # Reuses the Release build's library: cargo finds it up to date.
+    "$root/tests/package/run.sh" subdirectory "$root" "$work/subdir" "$lib_cargo"
     rm -rf "$work/subdir"
 }
 
@@ -139,6 +164,7 @@ suite install install_and_delete_build_tree
 suite package-shared "$root/tests/package/run.sh" cmake "$prefix" "$work/pkg" wq::wq
 suite package-static "$root/tests/package/run.sh" cmake "$prefix" "$work/pkg" wq::wq_static
 suite package-pkgconfig "$root/tests/package/run.sh" pkgconfig "$prefix" "$work/pkg"
+suite bench-smoke env WQ_BENCH_TARGET="$target" "$root/bench/run.sh" --smoke
 suite shm-clean shm_clean
 
 echo

@@ -9,8 +9,10 @@ use std::io;
 
 /// What went wrong in a queue operation.
 ///
-/// The variants correspond one-to-one to the C API's `wq_status` codes
-/// (`WQ_EMPTY` … `WQ_INTERRUPTED`).
+/// Each variant maps to one of the C API's `wq_status` codes (`WQ_EMPTY` …
+/// `WQ_INTERRUPTED`), most one-to-one; [`Error::LeaseEnded`] is
+/// `WQ_NOT_FOUND`, and [`Error::WrongSize`], which only the Rust
+/// [`TypedQueue`](crate::TypedQueue) makes, `WQ_INVALID_ARGUMENT`.
 ///
 /// ```
 /// use wq::{Error, OpenMode, Options, Queue};
@@ -95,6 +97,17 @@ pub enum Error {
     /// [`Queue::interrupt`](crate::Queue::interrupt).
     #[error("interrupted: the queue handle was interrupted (Queue::interrupt / wq_interrupt)")]
     Interrupted,
+    /// A [`TypedQueue`](crate::TypedQueue) popped a message whose length is
+    /// not the size of its type. The message was taken off the queue (a
+    /// leased one acked), so it cannot block the messages behind it; here
+    /// are its bytes.
+    #[error("a message of {} bytes where the typed queue's messages have {expected}; it was taken off the queue", .message.len())]
+    WrongSize {
+        /// The size of the queue's message type.
+        expected: u64,
+        /// The message, as it was queued.
+        message: Vec<u8>,
+    },
 }
 
 /// Why a name does not hold a usable queue ([`Error::Incompatible`]).

@@ -198,6 +198,8 @@ fn status_of(err: &Error) -> wq_status {
         Error::System { .. } | Error::NoSpace(_) => WQ_SYSTEM_ERROR,
         Error::Internal(_) => WQ_INTERNAL,
         Error::Interrupted => WQ_INTERRUPTED,
+        // Only typed queues (Rust) make it; a C pop takes any length.
+        Error::WrongSize { .. } => WQ_INVALID_ARGUMENT,
     }
 }
 

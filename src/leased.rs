@@ -310,7 +310,6 @@ impl Queue {
     /// counts leased messages too; [`LeaseStats::leased`] says how many.
     ///
     /// ```
-    /// # use std::time::Duration;
     /// # use wq::{Options, Queue};
     /// # let name = format!("wq-doc-{}-{}", std::process::id(), line!());
     /// # let q = Queue::open(&name, &Options { capacity: 4096, ..Options::default() })?;

@@ -28,12 +28,19 @@
 //! # Ok::<(), wq::Error>(())
 //! ```
 #![deny(unsafe_op_in_unsafe_fn)]
+#![doc(test(attr(deny(warnings))))]
+
+/// The README's Rust examples, compiled and run as doc-tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod readme {}
 
 #[cfg(feature = "tokio")]
 mod aio;
 mod error;
 pub mod ffi;
 mod handles;
+mod iter;
 mod layout;
 mod lease;
 mod leased;
@@ -49,10 +56,14 @@ mod segment;
 mod sink;
 mod sync;
 mod sys;
+mod typed;
 
+/// The crate whose [`Pod`](bytemuck::Pod) bound [`TypedQueue`] uses, re-exported.
+pub use bytemuck;
 pub use error::{
     Corrupted, CorruptionCause, Error, Incompatible, IncompatibleCause, NoSpace, Result,
 };
+pub use iter::Iter;
 pub use lease::{Lease, LeaseStats};
 pub use leased::{Leased, LeasedView, SharedBytes};
 pub use options::{DEFAULT_CAPACITY, DEFAULT_MODE, OpenMode, Options};
@@ -60,6 +71,7 @@ pub use protocol::Stats;
 pub use queue::Queue;
 pub use reservation::Reservation;
 pub use segment::MAX_NAME_LEN;
+pub use typed::{LeasedValue, TypedIter, TypedQueue};
 
 /// How many messages of one queue may be leased or waiting for redelivery
 /// at once; at the limit, leased pops wait as if the queue were empty.

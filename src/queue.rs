@@ -20,6 +20,20 @@ use crate::sys;
 /// all producers. They persist in the segment until popped or until
 /// [`Queue::remove`], even when no process has the queue open.
 ///
+/// Every push and pop comes in one general form that takes the timeout
+/// (`None`: wait for ever, `Some(Duration::ZERO)`: do not wait) and in
+/// shorthands for the common cases:
+///
+/// | waits              | push                      | pop                     |
+/// |--------------------|---------------------------|-------------------------|
+/// | as said            | [`push(msg, timeout)`](Queue::push) | [`pop(timeout)`](Queue::pop) |
+/// | for ever           | [`push_wait`](Queue::push_wait) | [`pop_wait`](Queue::pop_wait) |
+/// | up to a duration   | [`push_timeout`](Queue::push_timeout) | [`pop_timeout`](Queue::pop_timeout) |
+/// | not at all         | [`try_push`](Queue::try_push) (`Ok(false)`: full) | [`try_pop`](Queue::try_pop) (`Ok(None)`: empty) |
+///
+/// [`Queue::iter`] pops for ever, until the handle is interrupted
+/// ([`Queue::interrupt`]); [`Queue::try_iter`] pops until the queue is empty.
+///
 /// ```
 /// use std::time::Duration;
 /// use wq::{Options, Queue};
@@ -158,11 +172,40 @@ impl Queue {
         self.push_batch(&[msg], timeout).map(drop)
     }
 
-    /// Like [`Queue::push`] without waiting; `Ok(false)` when full.
+    /// [`Queue::push`] that waits for room as long as it takes (or until
+    /// [`Queue::interrupt`]).
+    ///
+    /// # Errors
+    /// As [`Queue::push`] (never [`Error::Full`]), and
+    /// [`Error::Interrupted`].
+    pub fn push_wait(&self, msg: &[u8]) -> Result<()> {
+        self.push(msg, None)
+    }
+
+    /// [`Queue::push`] that waits up to `timeout` for room.
     ///
     /// ```
     /// # use std::time::Duration;
     /// # use wq::{Error, Options, Queue};
+    /// # let name = format!("wq-doc-{}-{}", std::process::id(), line!());
+    /// # let q = Queue::open(&name, &Options { capacity: 64, ..Options::default() })?;
+    /// q.push_wait(&[7u8; 40])?;
+    /// let full = q.push_timeout(&[7u8; 40], Duration::from_millis(5));
+    /// assert!(matches!(full, Err(Error::Full)));
+    /// # Queue::remove(&name)?;
+    /// # Ok::<(), wq::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Queue::push`].
+    pub fn push_timeout(&self, msg: &[u8], timeout: Duration) -> Result<()> {
+        self.push(msg, Some(timeout))
+    }
+
+    /// Like [`Queue::push`] without waiting; `Ok(false)` when full.
+    ///
+    /// ```
+    /// # use wq::{Options, Queue};
     /// # let name = format!("wq-doc-{}-{}", std::process::id(), line!());
     /// # let q = Queue::open(&name, &Options { capacity: 64, ..Options::default() })?;
     /// let mut pushed = 0;
@@ -191,8 +234,7 @@ impl Queue {
     /// many were pushed (0 only for an empty `msgs`).
     ///
     /// ```
-    /// # use std::time::Duration;
-    /// # use wq::{Error, Options, Queue};
+    /// # use wq::{Options, Queue};
     /// # let name = format!("wq-doc-{}-{}", std::process::id(), line!());
     /// # let q = Queue::open(&name, &Options { capacity: 64, ..Options::default() })?;
     /// let jobs = [&b"a"[..], b"bb", b"ccc", b"dddd", b"eeeee"];
@@ -273,11 +315,40 @@ impl Queue {
         Ok(sink.0)
     }
 
-    /// Like [`Queue::pop`] without waiting; `Ok(None)` when empty.
+    /// [`Queue::pop`] that waits for a message as long as it takes (or until
+    /// [`Queue::interrupt`]).
+    ///
+    /// # Errors
+    /// As [`Queue::pop`] (never [`Error::Empty`]), and
+    /// [`Error::Interrupted`].
+    pub fn pop_wait(&self) -> Result<Vec<u8>> {
+        self.pop(None)
+    }
+
+    /// [`Queue::pop`] that waits up to `timeout` for a message.
     ///
     /// ```
     /// # use std::time::Duration;
     /// # use wq::{Error, Options, Queue};
+    /// # let name = format!("wq-doc-{}-{}", std::process::id(), line!());
+    /// # let q = Queue::open(&name, &Options { capacity: 64, ..Options::default() })?;
+    /// q.push_wait(b"job")?;
+    /// assert_eq!(q.pop_timeout(Duration::from_secs(1))?, b"job");
+    /// assert!(matches!(q.pop_timeout(Duration::from_millis(5)), Err(Error::Empty)));
+    /// # Queue::remove(&name)?;
+    /// # Ok::<(), wq::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Queue::pop`].
+    pub fn pop_timeout(&self, timeout: Duration) -> Result<Vec<u8>> {
+        self.pop(Some(timeout))
+    }
+
+    /// Like [`Queue::pop`] without waiting; `Ok(None)` when empty.
+    ///
+    /// ```
+    /// # use wq::{Options, Queue};
     /// # let name = format!("wq-doc-{}-{}", std::process::id(), line!());
     /// # let q = Queue::open(&name, &Options { capacity: 64, ..Options::default() })?;
     /// assert_eq!(q.try_pop()?, None);
@@ -290,11 +361,7 @@ impl Queue {
     /// # Errors
     /// As [`Queue::pop`], except that an empty queue is `Ok(None)`.
     pub fn try_pop(&self) -> Result<Option<Vec<u8>>> {
-        match self.pop(Some(Duration::ZERO)) {
-            Ok(msg) => Ok(Some(msg)),
-            Err(Error::Empty) => Ok(None),
-            Err(e) => Err(e),
-        }
+        none_if_empty(self.pop(Some(Duration::ZERO)))
     }
 
     /// Takes up to `spans.len()` messages under one lock acquisition, waiting
@@ -305,8 +372,7 @@ impl Queue {
     /// Returns how many.
     ///
     /// ```
-    /// # use std::time::Duration;
-    /// # use wq::{Error, Options, Queue};
+    /// # use wq::{Options, Queue};
     /// # let name = format!("wq-doc-{}-{}", std::process::id(), line!());
     /// # let q = Queue::open(&name, &Options { capacity: 64, ..Options::default() })?;
     /// q.push_batch(&[&b"one"[..], b"two", b"three"], None)?;
@@ -351,8 +417,7 @@ impl Queue {
     /// stopped peer holds one, it reads the published counters without it.
     ///
     /// ```
-    /// # use std::time::Duration;
-    /// # use wq::{Error, Options, Queue};
+    /// # use wq::{Options, Queue};
     /// # let name = format!("wq-doc-{}-{}", std::process::id(), line!());
     /// # let q = Queue::open(&name, &Options { capacity: 64, ..Options::default() })?;
     /// q.push(b"abc", None)?;
@@ -459,5 +524,14 @@ impl Queue {
     /// Ends the state [`Queue::interrupt`] set: calls wait again.
     pub fn interrupt_clear(&self) {
         self.handle.interrupt_clear();
+    }
+}
+
+/// `Ok(None)` for [`Error::Empty`]: the shape of the `try_` pops.
+pub(crate) fn none_if_empty<T>(result: Result<T>) -> Result<Option<T>> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(Error::Empty) => Ok(None),
+        Err(e) => Err(e),
     }
 }

@@ -114,10 +114,26 @@ fn out_dir() -> PathBuf {
     dir
 }
 
+/// The target triple the tests run on: rustc's host (`rustc -vV`), which is
+/// what `cargo test` built for unless told `--target`.
+fn target_triple() -> String {
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let out = Command::new(rustc)
+        .arg("-vV")
+        .output()
+        .expect("run rustc -vV");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|line| line.strip_prefix("host: "))
+        .expect("rustc -vV names its host")
+        .to_owned()
+}
+
 fn compiler(cpp: bool) -> cc::Tool {
+    let target = target_triple();
     cc::Build::new()
-        .target(env!("WQ_BUILD_TARGET"))
-        .host(env!("WQ_BUILD_TARGET"))
+        .target(&target)
+        .host(&target)
         .opt_level(1)
         .debug(true)
         .cpp(cpp)

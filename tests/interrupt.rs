@@ -12,7 +12,7 @@ use std::os::unix::thread::JoinHandleExt;
 use std::sync::{OnceLock, mpsc};
 use std::time::{Duration, Instant};
 
-use common::child::{fail, or_exit, run_child};
+use common::child::{create, fail, or_exit, run_child};
 use common::{Rng, TempQueue, arg};
 use wq::{Error, OpenMode, Options, Queue};
 
@@ -20,15 +20,6 @@ use wq::{Error, OpenMode, Options, Queue};
 const LIMIT: Duration = Duration::from_secs(30);
 /// Time for a thread to reach its wait and sleep in the kernel.
 const SETTLE: Duration = Duration::from_millis(150);
-
-fn create(name: &str, capacity: u64) -> Queue {
-    let opts = Options {
-        capacity,
-        open_mode: OpenMode::CreateOnly,
-        ..Options::default()
-    };
-    or_exit("create", Queue::open(name, &opts))
-}
 
 #[test]
 #[ignore = "entry point of child processes, started by the other tests"]

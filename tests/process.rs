@@ -471,9 +471,13 @@ fn a_creator_killed_midway_leaves_nothing_half_made() {
     for round in 0..12 {
         let q = TempQueue::new("halfmade");
         let mut creator = spawn("create_big", &[q.env()]);
-        drop(wait_ready_now(&mut creator));
+        // Read end open until the kill: a creator that finished first
+        // writes its test summary, which a closed pipe would turn into a
+        // BrokenPipe error on the test's stderr.
+        let out = wait_ready_now(&mut creator);
         std::thread::sleep(Duration::from_micros(rng.below(1_000_000)));
         sigkill(&mut creator);
+        drop(out);
         // The name holds nothing, or a queue the opener can use (complete,
         // or finished by the opener when the creator died after writing its
         // geometry), or — killed in the moment between making the name and

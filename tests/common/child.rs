@@ -10,6 +10,17 @@ pub fn or_exit<T>(what: &str, result: wq::Result<T>) -> T {
     result.unwrap_or_else(|e| fail(&format!("{what}: {e} ({e:?})")))
 }
 
+/// Creates the queue `name`, which must not exist yet, of `capacity` bytes;
+/// or [`fail`].
+pub fn create(name: &str, capacity: u64) -> wq::Queue {
+    let opts = wq::Options {
+        capacity,
+        open_mode: wq::OpenMode::CreateOnly,
+        ..wq::Options::default()
+    };
+    or_exit("create", wq::Queue::open(name, &opts))
+}
+
 /// In a child: reports `why` on stdout (which the parent shows) and exits
 /// with status 1, at once, whichever thread fails. In the test itself: panics.
 pub fn fail(why: &str) -> ! {
