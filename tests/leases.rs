@@ -14,7 +14,7 @@ use std::io::{BufRead, BufReader};
 use std::time::{Duration, Instant};
 
 use common::{TempQueue, arg, sigkill, spawn};
-use wq::{Error, LEASE_LIMIT, Lease, OpenMode, Options, Queue};
+use wq::{Error, LEASE_LIMIT, Lease, Options, Queue};
 
 const NO_WAIT: Option<Duration> = Some(Duration::ZERO);
 const FOREVER: Option<Duration> = None;
@@ -39,14 +39,7 @@ fn ended(r: wq::Result<()>) -> bool {
 #[ignore = "entry point of child processes, started by the other tests"]
 fn child() {
     let Some(role) = common::role() else { return };
-    let q = Queue::open(
-        &arg("WQ_Q"),
-        &Options {
-            open_mode: OpenMode::OpenOnly,
-            ..Options::default()
-        },
-    )
-    .expect("open");
+    let q = common::child::open_named();
     match role.as_str() {
         "hold" => {
             let (msg, lease) = q.pop_leased(FOREVER, SECOND).expect("lease").into_parts();

@@ -11,12 +11,12 @@ use std::collections::VecDeque;
 use std::ffi::{CString, c_void};
 use std::time::{Duration, Instant};
 
-use common::{Launch, TempQueue, Worker, arg, num};
+use common::{Launch, TempQueue, Worker, num};
 use wq::ffi::{
     WQ_FULL, WQ_INVALID_ARGUMENT, WQ_OK, wq_close, wq_lease, wq_open, wq_pop, wq_pop_leased_view,
     wq_push, wq_push_cancel, wq_push_commit, wq_push_reserve, wq_queue,
 };
-use wq::{Error, OpenMode, Options, Queue};
+use wq::{Error, Options, Queue};
 
 const NO_WAIT: Option<Duration> = Some(Duration::ZERO);
 const FOREVER: Option<Duration> = None;
@@ -53,14 +53,7 @@ impl Rng {
 #[ignore = "entry point of child processes, started by the other tests"]
 fn child() {
     let Some(role) = common::role() else { return };
-    let q = Queue::open(
-        &arg("WQ_Q"),
-        &Options {
-            open_mode: OpenMode::OpenOnly,
-            ..Options::default()
-        },
-    )
-    .expect("open");
+    let q = common::child::open_named();
     match role.as_str() {
         "reserve-and-hang" => {
             let len = num("WQ_LEN") as usize;

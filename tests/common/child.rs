@@ -21,6 +21,16 @@ pub fn create(name: &str, capacity: u64) -> wq::Queue {
     or_exit("create", wq::Queue::open(name, &opts))
 }
 
+/// In a child: opens the queue the test named in `WQ_Q`, which must
+/// exist; or [`fail`].
+pub fn open_named() -> wq::Queue {
+    let opts = wq::Options {
+        open_mode: wq::OpenMode::OpenOnly,
+        ..wq::Options::default()
+    };
+    or_exit("open", wq::Queue::open(&super::arg("WQ_Q"), &opts))
+}
+
 /// In a child: reports `why` on stdout (which the parent shows) and exits
 /// with status 1, at once, whichever thread fails. In the test itself: panics.
 pub fn fail(why: &str) -> ! {
