@@ -80,7 +80,9 @@ trap 'exit 130' INT TERM
 # iceoryx2 keeps a directory per live node and service here (and removes it
 # when they close); the smoke mode checks that the bench left none behind.
 IOX_DIR=/tmp/iceoryx2
-iox_entries() { find "$IOX_DIR/nodes" "$IOX_DIR/services" -mindepth 1 -maxdepth 1 2>/dev/null | sort; }
+# (On a machine where iceoryx2 never ran the directories do not exist: find
+# then fails, which must not end the run under `set -e -o pipefail`.)
+iox_entries() { { find "$IOX_DIR/nodes" "$IOX_DIR/services" -mindepth 1 -maxdepth 1 2>/dev/null || true; } | sort; }
 iox_before=$(iox_entries)
 
 echo "== load before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
