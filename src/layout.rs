@@ -35,7 +35,7 @@ pub const CREATING: u32 = 0x4352_4541;
 /// `incompat` (a reader must understand every bit, or refuse the queue),
 /// `ro_compat` (a reader that does not understand a bit may only read; wq
 /// always writes, so it refuses too) and `compat` (may be ignored).
-pub const KNOWN_INCOMPAT: u32 = FEATURE_LEASES | FEATURE_CONTIGUOUS;
+pub const KNOWN_INCOMPAT: u32 = FEATURE_LEASES | FEATURE_CONTIGUOUS | FEATURE_BATCH_REAP;
 /// Incompat feature: the queue has a lease table, and messages between
 /// `head` and the delivery cursor may still be leased (a reader that did
 /// not know would deliver them twice).
@@ -45,9 +45,14 @@ pub const FEATURE_LEASES: u32 = 1;
 /// handed out in place (zero-copy reservations and views); a writer that
 /// did not know would wrap records.
 pub const FEATURE_CONTIGUOUS: u32 = 2;
+/// Incompat feature: acked lease slots are freed in batches, each slot
+/// marked reaping first and the batch journalled once (a reader that did
+/// not know would take a marked slot for an impossible one, or a batch
+/// in the journal for a one-slot change).
+pub const FEATURE_BATCH_REAP: u32 = 4;
 /// The incompat features this library needs a queue to have: a queue
 /// made without one of them is refused.
-const REQUIRED_INCOMPAT: u32 = FEATURE_LEASES | FEATURE_CONTIGUOUS;
+const REQUIRED_INCOMPAT: u32 = FEATURE_LEASES | FEATURE_CONTIGUOUS | FEATURE_BATCH_REAP;
 /// See [`KNOWN_INCOMPAT`].
 pub const KNOWN_RO_COMPAT: u32 = 0;
 /// Offset of the identity table: right after the header page.
@@ -177,7 +182,9 @@ impl Counter {
 /// mid-update can apply it again (every field is the value after it).
 #[repr(C, align(64))]
 pub struct Journal {
-    /// Non-zero while the image below is being applied.
+    /// What is being applied: 0 nothing, 1 the one-slot change below, 2
+    /// the freeing of every slot marked reaping (acked ones), after which
+    /// `total` and `count` (the acked counter) hold the values below.
     pub armed: AtomicU32,
     /// The slot the update writes.
     pub slot: AtomicU32,
@@ -493,8 +500,10 @@ impl Header {
                     "the queue lacks features this library needs (incompat {missing:#x}: {}): made by an early layout-2 wq (drain it with the wq that made it, or remove it)",
                     if missing & FEATURE_LEASES != 0 {
                         "no lease table"
-                    } else {
+                    } else if missing & FEATURE_CONTIGUOUS != 0 {
                         "records may wrap around the ring's end"
+                    } else {
+                        "acked leases are freed one at a time"
                     }
                 ),
             ));

@@ -43,7 +43,18 @@ const ENDED: u64 = 1 << 63;
 /// never have it.
 const ACKED: u64 = 1 << 62;
 const FLAGS: u64 = ENDED | ACKED;
+/// A slot's token with both bits: acked, and being freed by the batch
+/// the journal holds (see [`Table::reap`]).
+const REAPING: u64 = FLAGS;
 const _: () = assert!(1 << INDEX_BITS == LEASE_SLOTS);
+
+/// The journal's `armed`: nothing in flight.
+const IDLE: u32 = 0;
+/// The journal's `armed`: one slot's change (see [`Table::commit`]).
+const ONE_CHANGE: u32 = 1;
+/// The journal's `armed`: the freeing of every [`REAPING`] slot, with
+/// the consumers' total and the acked count after it (see [`Table::reap`]).
+const BATCH_FREE: u32 = 2;
 
 /// Held leases are checked for dead holders at least this often (ns), and
 /// a waiting consumer wakes up to do it: a message whose holder died is
@@ -104,17 +115,13 @@ impl Entry {
     }
 
     fn is_released(&self) -> bool {
-        self.token & ENDED != 0
-    }
-
-    fn is_acked(&self) -> bool {
-        self.token & ACKED != 0
+        self.token & FLAGS == ENDED
     }
 
     /// Whether it counts in the `held` hint: held, or acked and not yet
     /// freed (the hint goes down when the slot is).
     fn counts_held(&self) -> bool {
-        self.token != 0 && self.token & ENDED == 0
+        self.is_used() && !self.is_released()
     }
 
     /// The same message with its lease ended.
@@ -267,7 +274,6 @@ impl<'a> Table<'a> {
     pub fn check(&self, i: usize, e: &Entry, head: u64, cursor: u64) -> Result<()> {
         let ok = e.token & INDEX_MASK == i as u64
             && (e.token & !FLAGS) >> INDEX_BITS != 0
-            && e.token & FLAGS != FLAGS
             && e.pos % ALIGN == 0
             && (head..cursor).contains(&e.pos)
             && e.deliveries >= 1;
@@ -319,10 +325,10 @@ impl<'a> Table<'a> {
         let (counter, count) = c.counted.map_or((COUNTERS, 0), |(c, n)| (c as usize, n));
         j.counter.store(counter as u32, Relaxed);
         j.count.store(count, Relaxed);
-        j.armed.store(1, Release);
+        j.armed.store(ONE_CHANGE, Release);
         let before = self.entry(c.slot);
         let applied = self.apply(c);
-        j.armed.store(0, Release);
+        j.armed.store(IDLE, Release);
         if applied {
             self.update_hints(c.slot, &before, &c.entry);
         }
@@ -426,15 +432,28 @@ impl<'a> Table<'a> {
     }
 
     /// Run by whoever took the consumer lock over from a dead holder:
-    /// applies a journalled change again, then recounts the hints.
+    /// applies a journalled change or batch again, then recounts the
+    /// hints. (A dead reaper's [`REAPING`] marks with no batch armed are
+    /// acked slots the next reap counts.)
     pub fn repair(&self) {
         let j = &self.state.journal;
-        if j.armed.load(Relaxed) != 0 {
-            if let Some(change) = self.journalled(j) {
-                let _ = self.apply(&change);
+        match j.armed.load(Relaxed) {
+            ONE_CHANGE => {
+                if let Some(change) = self.journalled(j) {
+                    let _ = self.apply(&change);
+                }
             }
-            j.armed.store(0, Relaxed);
+            BATCH_FREE => {
+                self.free_reaping(
+                    self.slots,
+                    j.cursor.load(Relaxed),
+                    j.total.load(Relaxed),
+                    j.count.load(Relaxed),
+                );
+            }
+            _ => {}
         }
+        j.armed.store(IDLE, Relaxed);
         let cursor = self.state.cursor.load(Relaxed);
         for slot in self.slots {
             if slot.token.load(Relaxed) != 0 && slot.pos.load(Relaxed) >= cursor {
@@ -464,10 +483,15 @@ impl<'a> Table<'a> {
     ///
     /// # Errors
     /// [`Error::Corrupted`] for an impossible slot.
+    #[inline]
     pub fn oldest_released(&self, head: u64, cursor: u64) -> Result<Option<(usize, Entry)>> {
         if !self.any_released() {
             return Ok(None);
         }
+        self.find_oldest_released(head, cursor)
+    }
+
+    fn find_oldest_released(&self, head: u64, cursor: u64) -> Result<Option<(usize, Entry)>> {
         let mut best: Option<(usize, Entry)> = None;
         for i in 0..self.high() {
             let e = self.entry(i);
@@ -630,21 +654,73 @@ impl<'a> Table<'a> {
     /// and popped; returns how many. Also run by every check of held
     /// leases, for an acker that died before its note.
     ///
+    /// One journal entry covers the whole batch: each acked slot is first
+    /// marked [`REAPING`] (only the lock holder changes an acked slot),
+    /// then the journal takes the total and the acked count after the
+    /// batch, then the marked slots are freed and the counts stored. A
+    /// takeover with the batch armed frees every marked slot and stores the
+    /// counts again; with none armed, marked slots are acked ones that the
+    /// next reap counts.
+    ///
     /// # Errors
     /// [`Error::Corrupted`] for an impossible slot.
     pub fn reap(&self, head: u64, cursor: u64) -> Result<usize> {
         self.state.reap.swap(0, AcqRel);
-        let mut freed = 0;
-        for i in 0..self.high() {
-            let e = self.entry(i);
-            if e.is_acked() {
+        let high = self.high();
+        let mut marked = 0u64;
+        for (i, slot) in self.slots[..high].iter().enumerate() {
+            // Acked, or marked by a reaper that died before its batch.
+            let token = slot.token.load(Relaxed);
+            if token & ACKED != 0 {
+                let e = Entry {
+                    token,
+                    ..load(slot)
+                };
                 self.check(i, &e, head, cursor)?;
-                let mut change = self.counted(i, Entry::default(), Counter::Acked);
-                change.total += 1;
-                freed += usize::from(self.commit(&change));
+                slot.token.store(token | REAPING, Relaxed);
+                marked += 1;
             }
         }
-        Ok(freed)
+        if marked == 0 {
+            return Ok(0);
+        }
+        let j = &self.state.journal;
+        let total = self.consumer.total.load(Relaxed).wrapping_add(marked);
+        let acked = self.state.counters[Counter::Acked as usize]
+            .load(Relaxed)
+            .wrapping_add(marked);
+        j.cursor.store(cursor, Relaxed);
+        j.total.store(total, Relaxed);
+        j.count.store(acked, Relaxed);
+        j.armed.store(BATCH_FREE, Release);
+        self.free_reaping(&self.slots[..high], cursor, total, acked);
+        j.armed.store(IDLE, Release);
+        let held = self.state.held.load(Relaxed);
+        self.state
+            .held
+            .store(held.saturating_sub(marked as u32), Relaxed);
+        let mut high = high;
+        while high > 0 && !self.entry(high - 1).is_used() {
+            high -= 1;
+        }
+        self.state.high.store(high as u32, Relaxed);
+        Ok(marked as usize)
+    }
+
+    /// Frees every [`REAPING`] slot of `slots` and stores the consumers'
+    /// `total` and the `acked` count (with the side's pending fields, so
+    /// that its repair rule leaves the total alone): the batch of
+    /// [`Table::reap`], also replayed by [`Table::repair`].
+    fn free_reaping(&self, slots: &[LeaseSlot], cursor: u64, total: u64, acked: u64) {
+        for slot in slots {
+            if slot.token.load(Relaxed) & FLAGS == REAPING {
+                slot.token.store(0, Relaxed);
+            }
+        }
+        self.consumer.pending_total.store(total, Relaxed);
+        self.consumer.pending_pos.store(cursor, Relaxed);
+        self.consumer.total.store(total, Relaxed);
+        self.state.counters[Counter::Acked as usize].store(acked, Relaxed);
     }
 
     /// The used slots whose lease `holder` holds.
@@ -667,5 +743,184 @@ impl<'a> Table<'a> {
             abandoned_total: c(Counter::Abandoned),
             redelivered_total: c(Counter::Redelivered),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A lease table in ordinary memory, as a segment would hold it.
+    struct Fixture {
+        state: Box<LeaseState>,
+        slots: Vec<LeaseSlot>,
+        consumer: Box<Side>,
+    }
+
+    fn zeroed<T>() -> T {
+        // SAFETY: every field of the layout types used here is an atomic
+        // integer (or an array or struct of them), for which all-zero
+        // bytes are a valid value.
+        unsafe { std::mem::zeroed() }
+    }
+
+    impl Fixture {
+        fn new() -> Fixture {
+            Fixture {
+                state: Box::new(zeroed()),
+                slots: (0..LEASE_SLOTS).map(|_| zeroed()).collect(),
+                consumer: Box::new(zeroed()),
+            }
+        }
+
+        fn table(&self) -> Table<'_> {
+            Table::new(&self.state, &self.slots, &self.consumer)
+        }
+
+        /// Leases `n` messages of 16 bytes from the cursor on.
+        fn lease(&self, n: usize) -> Vec<u64> {
+            let t = self.table();
+            (0..n)
+                .map(|_| {
+                    let i = t.free_slot().unwrap();
+                    let pos = t.cursor().load(Relaxed);
+                    let entry = Entry {
+                        token: t.issue(i),
+                        pos,
+                        holder: 7,
+                        deliveries: 1,
+                        deadline: u64::MAX,
+                    };
+                    t.take(i, &entry, pos + 16);
+                    entry.token
+                })
+                .collect()
+        }
+
+        fn acked(&self) -> u64 {
+            self.state.counters[Counter::Acked as usize].load(Relaxed)
+        }
+
+        fn total(&self) -> u64 {
+            self.consumer.total.load(Relaxed)
+        }
+
+        fn slot_of(&self, token: u64) -> &LeaseSlot {
+            &self.slots[(token & INDEX_MASK) as usize]
+        }
+
+        /// What a reaper that died half-way through a batch of `tokens`
+        /// (acked) left: every one marked; with `armed`, the batch
+        /// journalled and the first `freed` of them freed.
+        fn die_reaping(&self, tokens: &[u64], armed: bool, freed: usize) {
+            for &token in tokens {
+                self.slot_of(token).token.store(token | REAPING, Relaxed);
+            }
+            if armed {
+                let j = &self.state.journal;
+                j.cursor.store(self.state.cursor.load(Relaxed), Relaxed);
+                j.total.store(self.total() + tokens.len() as u64, Relaxed);
+                j.count.store(self.acked() + tokens.len() as u64, Relaxed);
+                j.armed.store(BATCH_FREE, Relaxed);
+                for &token in &tokens[..freed] {
+                    self.slot_of(token).token.store(0, Relaxed);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_reap_frees_every_acked_slot_and_counts_each_once() {
+        let f = Fixture::new();
+        let t = f.table();
+        let tokens = f.lease(5);
+        for &token in &[tokens[0], tokens[3], tokens[4]] {
+            assert!(t.ack(token).is_some());
+        }
+        let cursor = t.cursor().load(Relaxed);
+        assert_eq!(t.reap(0, cursor).unwrap(), 3);
+        assert_eq!((f.acked(), f.total()), (3, 3));
+        assert_eq!(
+            t.oldest_pos(0, cursor).unwrap(),
+            16,
+            "tokens[1] is the oldest left"
+        );
+        assert_eq!(f.state.held.load(Relaxed), 2);
+        assert_eq!(
+            f.state.high.load(Relaxed),
+            3,
+            "the freed slots at the top are dropped"
+        );
+        assert_eq!(t.reap(0, cursor).unwrap(), 0, "nothing acked since");
+        assert_eq!(t.stats().leased, 2);
+        assert_eq!(f.state.journal.armed.load(Relaxed), IDLE);
+    }
+
+    #[test]
+    fn a_reaper_dead_before_its_batch_leaves_acked_slots_the_next_reap_counts() {
+        let f = Fixture::new();
+        let t = f.table();
+        let tokens = f.lease(3);
+        t.ack(tokens[0]);
+        t.ack(tokens[2]);
+        f.die_reaping(&[tokens[0] | ACKED], false, 0);
+        t.repair();
+        assert_eq!((f.acked(), f.total()), (0, 0), "nothing was counted");
+        let cursor = t.cursor().load(Relaxed);
+        t.check(0, &t.entry(0), 0, cursor).unwrap();
+        assert_eq!(t.reap(0, cursor).unwrap(), 2);
+        assert_eq!((f.acked(), f.total()), (2, 2));
+        assert_eq!(t.stats().leased, 1);
+    }
+
+    #[test]
+    fn a_reaper_dead_inside_its_batch_is_finished_once_whatever_was_acked_after() {
+        for freed in 0..=2 {
+            let f = Fixture::new();
+            let t = f.table();
+            let tokens = f.lease(3);
+            t.ack(tokens[0]);
+            t.ack(tokens[1]);
+            f.die_reaping(&[tokens[0] | ACKED, tokens[1] | ACKED], true, freed);
+            // An ack after the reaper died is not part of its batch.
+            t.ack(tokens[2]);
+            t.repair();
+            assert_eq!(
+                (f.acked(), f.total()),
+                (2, 2),
+                "{freed} freed before the death"
+            );
+            assert_eq!(f.state.journal.armed.load(Relaxed), IDLE);
+            assert_eq!(f.slot_of(tokens[0]).token.load(Relaxed), 0);
+            assert_eq!(f.slot_of(tokens[1]).token.load(Relaxed), 0);
+            // A second takeover (the first one died too) changes nothing.
+            t.repair();
+            assert_eq!((f.acked(), f.total()), (2, 2));
+            let cursor = t.cursor().load(Relaxed);
+            assert_eq!(t.reap(0, cursor).unwrap(), 1, "the later ack");
+            assert_eq!((f.acked(), f.total()), (3, 3));
+            assert_eq!(t.oldest_pos(0, cursor).unwrap(), cursor);
+        }
+    }
+
+    #[test]
+    fn a_slot_being_reaped_is_neither_held_nor_released_nor_ackable() {
+        let f = Fixture::new();
+        let t = f.table();
+        let tokens = f.lease(1);
+        t.ack(tokens[0]);
+        f.die_reaping(&[tokens[0] | ACKED], false, 0);
+        let e = t.entry(0);
+        assert!(!e.is_held() && !e.is_released() && e.counts_held());
+        assert_eq!(t.lookup(tokens[0]), None);
+        assert_eq!(t.ack(tokens[0]), None);
+        assert_eq!(t.ack(tokens[0] | REAPING), None);
+        let cursor = t.cursor().load(Relaxed);
+        assert_eq!(t.oldest_released(0, cursor).unwrap(), None);
+        assert_eq!(
+            t.oldest_pos(0, cursor).unwrap(),
+            0,
+            "its storage is still in use"
+        );
     }
 }

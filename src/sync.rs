@@ -9,7 +9,7 @@
 //! costing the next waker one needless `FUTEX_WAKE`.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicU32, Ordering, fence};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering, fence};
 use std::time::Duration;
 
 use crate::error::{Error, Result};
@@ -21,10 +21,15 @@ use crate::sys;
 /// stuck.
 pub const NO_WAIT_LOCK_BOUND: Duration = Duration::from_millis(250);
 
-/// How long a waiter spins, watching the queue, before it sleeps in the
-/// kernel. Long enough to catch a reply in a ping-pong without a syscall,
-/// short enough that an idle consumer costs nothing measurable.
+/// How long a waiter whose recent waits were answered soon ([`Watch::quick`])
+/// spins, watching the queue, before it sleeps in the kernel: long enough
+/// to catch a reply in a ping-pong without a syscall.
 const SPIN: Duration = Duration::from_micros(50);
+
+/// How long the other waiters spin: the first wait of a handle, and every
+/// wait after one that outlasted [`SPIN`] (an idle consumer then pays a few
+/// microseconds per wait, not fifty). Longer than [`GATHER`].
+const SHORT_SPIN: Duration = Duration::from_micros(8);
 
 /// How long a spinning waiter holds out for a few cache lines' worth of
 /// progress before it takes whatever there is (see [`Event::wait_until`]).
@@ -102,6 +107,10 @@ pub struct Watch<'a, H, W> {
     /// the deadline); asked again on every pass, since what it depends on
     /// (a consumer waking up to check leases) may start while it sleeps.
     pub wake_at: W,
+    /// Whether this waiter's last wait was answered within [`SPIN`]: it
+    /// then spins that long, else only [`SHORT_SPIN`]; each wait sets it
+    /// by how it ended (a hint of the waiting process, no peer sees it).
+    pub quick: &'a AtomicBool,
 }
 
 /// How [`Event::wait_until`] ended.
@@ -171,6 +180,7 @@ impl Event<'_> {
             interrupt,
             healthy,
             wake_at,
+            quick,
         } = watch;
         let now = progress();
         if now >= plenty {
@@ -195,15 +205,23 @@ impl Event<'_> {
             };
         }
         let start = sys::monotonic_ns();
+        let spin = if quick.load(Ordering::Relaxed) {
+            SPIN
+        } else {
+            SHORT_SPIN
+        };
         let (gather_until, spin_until) = (
             start + GATHER.as_nanos() as u64,
-            start + SPIN.as_nanos() as u64,
+            start + spin.as_nanos() as u64,
         );
         let mut want = plenty;
         let mut spins = 0u32;
         loop {
             std::hint::spin_loop();
             if progress() >= want {
+                if !quick.load(Ordering::Relaxed) {
+                    quick.store(true, Ordering::Relaxed);
+                }
                 return Ok(if want == plenty {
                     Waited::Ready
                 } else {
@@ -222,28 +240,27 @@ impl Event<'_> {
             }
         }
         let ready = || progress() >= need;
-        loop {
+        let waited = loop {
             let left = deadline.remaining();
             if left == Some(Duration::ZERO) {
-                return Ok(outcome(ready()));
+                break outcome(ready());
             }
             if interrupted() {
-                return if ready() {
-                    Ok(outcome(true))
-                } else {
-                    Err(Error::Interrupted)
-                };
+                if !ready() {
+                    return Err(Error::Interrupted);
+                }
+                break outcome(true);
             }
             let seq = self.0.seq.load(Ordering::Acquire);
             self.0.waiting.store(1, Ordering::Relaxed);
             fence(Ordering::SeqCst);
             if ready() {
-                return Ok(outcome(true));
+                break outcome(true);
             }
             let now = sys::monotonic_ns();
             let wake = wake_at(now);
             if wake.is_some_and(|at| at <= now) {
-                return Ok(Waited::NotYet);
+                break Waited::NotYet;
             }
             let slice = left.map_or(SLICE_NS, |l| {
                 u64::try_from(l.as_nanos())
@@ -253,11 +270,17 @@ impl Event<'_> {
             let slice = wake.map_or(slice, |at| slice.min(at - now));
             sys::futex_wait(&self.0.seq, seq, interrupt, Some(now.saturating_add(slice)));
             if ready() {
-                return Ok(outcome(true));
+                break outcome(true);
             }
             if sys::monotonic_ns() >= now.saturating_add(slice) {
                 healthy()?;
             }
-        }
+        };
+        // Answered within a full spin: the next wait spins that long.
+        quick.store(
+            waited.ready() && sys::monotonic_ns() < start + SPIN.as_nanos() as u64,
+            Ordering::Relaxed,
+        );
+        Ok(waited)
     }
 }

@@ -186,8 +186,13 @@ fn a_layout_1_queue_is_incompatible_and_says_so() {
 
 #[test]
 fn a_queue_made_without_a_needed_feature_is_incompatible_and_says_which() {
-    // incompat bit 0: the lease table; bit 1: records never wrap the ring.
-    for (bits, cleared, says) in [(1u32, 2u32, "records may wrap"), (2, 1, "no lease table")] {
+    // incompat bit 0: the lease table; bit 1: records never wrap the ring;
+    // bit 2: acked leases are freed in journalled batches.
+    for (bits, cleared, says) in [
+        (5u32, 2u32, "records may wrap"),
+        (6, 1, "no lease table"),
+        (3, 4, "freed one at a time"),
+    ] {
         let q = TempQueue::new("features");
         drop(create(&q.name, 1 << 16));
         map_file(&q.path())[16..20].copy_from_slice(&bits.to_le_bytes());

@@ -19,6 +19,10 @@ use crate::sys;
 /// up (a peer holds it for one copy; only a stopped one holds it longer).
 const SETTLE_LOCK_BOUND: Duration = Duration::from_secs(1);
 
+/// How far the coarse monotonic clock may be behind the precise one (a
+/// timer tick: 10 ms at the lowest `HZ`), see [`Handle::end_lapsed_if_due`].
+const COARSE_LAG_NS: u64 = 10_000_000;
+
 /// What to do with a live lease.
 #[derive(Clone, Copy, Debug)]
 pub enum Settle {
@@ -74,11 +78,9 @@ impl Handle {
         deadline: &Deadline,
         gather: bool,
     ) -> Result<Option<Lease>> {
-        let held = self.begin(Which::Consumer, deadline, || Error::Empty)?;
+        let held = self.begin_pop(deadline)?;
         let leases = self.leases();
-        if leases.any_held() {
-            self.end_lapsed_if_due(&held, sys::monotonic_ns())?;
-        }
+        self.end_lapsed_if_due(&held)?;
         // The next check is due a while after a lease is taken: the
         // coarse clock is enough for it; a lease's end is precise.
         let now = sys::coarse_ns();
@@ -97,7 +99,15 @@ impl Handle {
             self.commit_unraced(&leases.counted(i, entry, Counter::Redelivered))?;
             entry
         } else {
-            let Some(i) = leases.free_slot() else {
+            let free = match leases.free_slot() {
+                // Acked slots `begin_pop` left: free them and look again.
+                None if leases.reap_due() => {
+                    self.reap_acked()?;
+                    leases.free_slot()
+                }
+                free => free,
+            };
+            let Some(i) = free else {
                 return Ok(None);
             };
             let Some((pos, record)) = self.next_at_cursor(&held, cursor, gather)? else {
@@ -237,9 +247,7 @@ impl Handle {
         sink: &mut S,
     ) -> Result<Option<usize>> {
         let leases = self.leases();
-        if leases.any_held() {
-            self.end_lapsed_if_due(held, sys::monotonic_ns())?;
-        }
+        self.end_lapsed_if_due(held)?;
         let (head, cursor) = self.lease_range()?;
         let Some((i, e)) = leases.oldest_released(head, cursor)? else {
             return Ok(None);
@@ -257,8 +265,19 @@ impl Handle {
 
     /// Under the consumer lock: if held leases are due for a check, ends
     /// those whose time ran out or whose holder is gone, and wakes the
-    /// waiting consumers when it did.
-    fn end_lapsed_if_due(&self, held: &Held<'_>, now: u64) -> Result<()> {
+    /// waiting consumers when it did. The cheap coarse clock answers "not
+    /// yet" for almost every pop; the precise one decides the rest.
+    #[inline]
+    fn end_lapsed_if_due(&self, held: &Held<'_>) -> Result<()> {
+        let leases = self.leases();
+        if !leases.any_held() || !leases.due(sys::coarse_ns().saturating_add(COARSE_LAG_NS)) {
+            return Ok(());
+        }
+        self.end_lapsed(held, sys::monotonic_ns())
+    }
+
+    /// [`Handle::end_lapsed_if_due`] once the coarse clock says it may be.
+    fn end_lapsed(&self, held: &Held<'_>, now: u64) -> Result<()> {
         let leases = self.leases();
         if !leases.due(now) {
             return Ok(());
@@ -356,11 +375,12 @@ impl Handle {
             self.segment.check_whole()?;
         }
         let leases = self.leases();
-        let Some((i, e)) = leases.lookup(token) else {
+        // Only the token is written, by a compare-and-swap from the exact
+        // value issued: the slot's other fields are validated by whoever
+        // frees it.
+        let Some((_, e)) = leases.lookup(token) else {
             return Err(Error::LeaseEnded { token });
         };
-        let (head, cursor) = self.lease_range()?;
-        leases.check(i, &e, head, cursor)?;
         if e.deadline != u64::MAX && sys::monotonic_ns() >= e.deadline {
             return Ok(false);
         }
@@ -392,7 +412,7 @@ impl Handle {
         let deadline = Deadline::new(Some(Duration::ZERO));
         let held = self.begin_for_stats(Which::Consumer, &deadline)?;
         if let Some(held) = &held {
-            self.end_lapsed_if_due(held, sys::monotonic_ns())?;
+            self.end_lapsed_if_due(held)?;
         }
         Ok(self.leases().stats())
     }

@@ -52,6 +52,12 @@ const GATHER_BYTES: u64 = 256;
 /// that never waits; waits, stats and opens ask every time.
 const SIZE_CHECK_EVERY: u32 = 1024;
 
+/// A pop frees acked lease slots (and their storage) only every this many
+/// pops of its handle, unless the storage or the slots may be wanted
+/// sooner (see [`Handle::begin_pop`]): freeing is one pass over the table
+/// and one journal entry for however many there are.
+const REAP_EVERY: u32 = 16;
+
 /// A snapshot of a queue's counters (see [`crate::Queue::stats`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
@@ -106,6 +112,12 @@ pub struct Handle {
     /// until one finds messages already there (a stream), see
     /// [`Event::wait_until`]. A hint of this process: no peer sees it.
     lone: AtomicBool,
+    /// Whether this handle's last wait was answered within a full spin
+    /// (see [`Watch::quick`]). A hint of this process.
+    quick: AtomicBool,
+    /// Pops of this handle since it last freed acked slots (see
+    /// [`REAP_EVERY`]; a racy count is enough).
+    unreaped_pops: AtomicU32,
 }
 
 /// Where a producer transaction writes: the position after what it wrote,
@@ -161,6 +173,8 @@ impl Handle {
             reservation: Mutex::new(None),
             reserver: AtomicUsize::new(0),
             lone: AtomicBool::new(false),
+            quick: AtomicBool::new(false),
+            unreaped_pops: AtomicU32::new(0),
         })
     }
 
@@ -216,9 +230,57 @@ impl Handle {
     }
 
     /// Begins a transaction on `which` side: takes its lock within
-    /// `deadline`, repairing the update of a dead holder. `busy` is the
-    /// error for a lock a peer keeps past the deadline.
+    /// `deadline`, repairing the update of a dead holder; on the consumer
+    /// side, frees the lease slots acked since the last transaction. `busy`
+    /// is the error for a lock a peer keeps past the deadline.
     fn begin(&self, which: Which, deadline: &Deadline, busy: fn() -> Error) -> Result<Held<'_>> {
+        let held = self.lock_side(which, deadline, busy)?;
+        if let Which::Consumer = which {
+            if self.leases().reap_due() {
+                self.reap_acked()?;
+            }
+        }
+        Ok(held)
+    }
+
+    /// Begins a pop: as [`Handle::begin`] on the consumer side, but acked
+    /// slots are freed only every [`REAP_EVERY`] pops of the handle, or at
+    /// once when a producer sleeps for room, the ring is more than half in
+    /// use or every slot may be (a pop that finds nothing frees them too,
+    /// see [`Handle::wait_for_messages`]).
+    fn begin_pop(&self, deadline: &Deadline) -> Result<Held<'_>> {
+        let held = self.lock_side(Which::Consumer, deadline, || Error::Empty)?;
+        if self.leases().reap_due() {
+            let h = self.header();
+            let pops = self.unreaped_pops.load(Relaxed).wrapping_add(1);
+            let half_used = ring::used(
+                h.head.pos.load(Relaxed),
+                h.consumer.cached_peer.load(Relaxed),
+                self.geometry.capacity,
+            )
+            .map_or(true, |used| used > self.geometry.capacity / 2);
+            let wanted = pops >= REAP_EVERY
+                || h.not_full.waiting.load(Relaxed) != 0
+                || half_used
+                || h.leases.at_limit();
+            self.unreaped_pops
+                .store(if wanted { 0 } else { pops }, Relaxed);
+            if wanted {
+                self.reap_acked()?;
+            }
+        }
+        Ok(held)
+    }
+
+    /// Takes `which` side's lock within `deadline`, repairing the update
+    /// of a dead holder (see [`Handle::begin`]).
+    #[inline(always)]
+    fn lock_side(
+        &self,
+        which: Which,
+        deadline: &Deadline,
+        busy: fn() -> Error,
+    ) -> Result<Held<'_>> {
         let n = self.transactions.load(Relaxed).wrapping_add(1);
         self.transactions.store(n, Relaxed);
         if n % SIZE_CHECK_EVERY == 0 || self.segment.entry().broken() {
@@ -246,11 +308,6 @@ impl Handle {
         let held = Held { side, hold, me };
         if took_over {
             self.repair(which, side, position);
-        }
-        if let Which::Consumer = which {
-            if self.leases().reap_due() {
-                self.reap_acked()?;
-            }
         }
         Ok(held)
     }
@@ -370,6 +427,7 @@ impl Handle {
                 healthy: || self.segment.check_whole(),
                 // Acked messages whose storage nobody freed yet.
                 wake_at: |now| self.leases().reap_due().then_some(now),
+                quick: &self.quick,
             },
         )?;
         if !waited.ready() {
@@ -604,6 +662,13 @@ impl Handle {
         last_look: &mut bool,
     ) -> Result<bool> {
         let h = self.header();
+        if self.leases().reap_due() {
+            // Found nothing: free what `begin_pop` left acked, so that an
+            // idle queue's counts and storage are exact. A busy lock's
+            // holder frees it instead.
+            let now = Deadline::new(Some(Duration::ZERO));
+            drop(self.begin(Which::Consumer, &now, || Error::Empty));
+        }
         let published = || h.leases.takeable(h.tail.pos.load(Acquire), leasing);
         let plenty = if self.lone.load(Relaxed) {
             1
@@ -619,6 +684,7 @@ impl Handle {
                 interrupt: &self.interrupt,
                 healthy: || self.segment.check_whole(),
                 wake_at: |now| h.leases.wake_at(now),
+                quick: &self.quick,
             },
         )?;
         if waited == Waited::Trickle {
@@ -690,7 +756,7 @@ impl Handle {
         gather: bool,
     ) -> Result<usize> {
         let h = self.header();
-        let held = self.begin(Which::Consumer, deadline, || Error::Empty)?;
+        let held = self.begin_pop(deadline)?;
         let side = held.side;
         let leases = self.leases();
         if leases.in_use() || leases.any_released() {
