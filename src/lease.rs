@@ -23,6 +23,7 @@
 //! counters that go with it — is written to the [`Journal`] before it is
 //! applied, so that whoever takes over the lock of a holder that died
 //! half-way applies it again (each field holds its value after the change).
+//! Acked slots are freed in batches under one journal entry ([`Table::reap`]).
 //! Everything read from the table is validated first: a slot naming a
 //! position outside `head..cursor`, a token of another slot or no delivery
 //! is [`Error::Corrupted`].
