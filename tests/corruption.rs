@@ -16,6 +16,7 @@ use wq::{Error, OpenMode, Options, Queue, Span};
 
 const PRODUCER_LOCK: usize = 128;
 const TAIL: usize = 192;
+const CONSUMER_LOCK: usize = 256;
 const HEAD: usize = 320;
 const HEADER_BYTES: u64 = 768;
 const IDENTITY: u64 = 4096;
@@ -369,6 +370,47 @@ fn a_lock_word_naming_a_live_identity_bounds_every_finite_timeout() {
     assert_eq!(queue.pop(Some(Duration::ZERO)).unwrap(), b"after");
 }
 
+/// A push of the largest message onto an empty queue whose tail is not at
+/// the ring's start moves every position to the start, under the consumer
+/// lock too. Neither a peer that keeps that lock nor a scribbled delivery
+/// cursor may make it spin past its timeout (found by
+/// `random_scribbles_never_crash_or_hang`: the wait saw room, the push
+/// could not have it, for ever).
+#[test]
+fn a_push_needing_the_ring_start_is_bounded_by_its_timeout_and_sees_scribbles() {
+    let q = TempQueue::new("skipstart");
+    let queue = create(&q.name, 4096);
+    queue.push(&[7u8; 1000], None).unwrap();
+    assert_eq!(queue.pop(None).unwrap().len(), 1000);
+    let largest = vec![9u8; 4096 - 8];
+    let mut holder = common::spawn("hold_handle", &[("WQ_Q", q.name.clone())]);
+    let out = std::io::BufReader::new(holder.stdout.take().unwrap());
+    let ready = std::io::BufRead::lines(out)
+        .map_while(Result::ok)
+        .any(|l| l == "ready");
+    assert!(ready, "the holder did not start");
+    let token = token_of(&q.path(), holder.id());
+    map_file(&q.path())[CONSUMER_LOCK..CONSUMER_LOCK + 4].copy_from_slice(&token.to_le_bytes());
+    for timeout in [Duration::ZERO, Duration::from_millis(200)] {
+        let (r, took) = timed(|| queue.push(&largest, Some(timeout)));
+        assert!(matches!(r, Err(Error::Full)), "{timeout:?}: {r:?}");
+        assert!(took < timeout + Duration::from_secs(2), "{timeout:?}: took {took:?}");
+    }
+    common::sigkill(&mut holder);
+    // The holder is gone: the push takes the consumer lock over and fits.
+    queue.push(&largest, Some(Duration::from_secs(5))).unwrap();
+    assert_eq!(queue.pop(None).unwrap(), largest);
+    // Empty again, with the tail mid-ring; a cursor scribbled away from it.
+    queue.push(&[7u8; 1000], None).unwrap();
+    assert_eq!(queue.pop(None).unwrap().len(), 1000);
+    let mut map = map_file(&q.path());
+    let tail = u64::from_le_bytes(map[TAIL..TAIL + 8].try_into().unwrap());
+    map[CURSOR..CURSOR + 8].copy_from_slice(&(tail - 1016).to_le_bytes());
+    let (r, took) = timed(|| queue.push(&largest, Some(Duration::from_millis(200))));
+    assert!(matches!(r, Err(Error::Corrupted(_))), "{r:?}");
+    assert!(took < Duration::from_secs(2), "took {took:?}");
+}
+
 #[test]
 fn a_lock_word_forged_to_the_callers_own_identity_does_not_hang_it() {
     let q = TempQueue::new("selflock");
@@ -431,6 +473,7 @@ fn child() {
     let trials = num("WQ_TRIALS");
     let (mut rng, seed) = (Rng::new(num("WQ_SEED")), num("WQ_SEED"));
     let (mut crashed, mut hung, mut outcomes) = (Vec::new(), Vec::new(), [0u32; 2]);
+    let mut slow = Vec::new();
     for trial in 0..trials {
         let q = TempQueue::new("scribble");
         let capacity = [64u64, 256, 4096][rng.below(3) as usize];
@@ -479,7 +522,13 @@ fn child() {
         }
         assert!(pid > 0, "fork failed");
         let mut status = 0;
-        let until = Instant::now() + Duration::from_secs(20);
+        // Every call of `exercise` is bounded (5 ms waits, 250 ms for a
+        // lock a scribble names a live holder of, 1 s to settle): a trial
+        // takes 8 s at the very worst. A hang is a child still running
+        // after 60 s; a loaded machine has been seen to make a trial take
+        // long, so slow trials are listed with their scribbles.
+        let started = Instant::now();
+        let until = started + Duration::from_secs(60);
         loop {
             // SAFETY: waitpid on our own child, with a valid status pointer.
             let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
@@ -497,6 +546,9 @@ fn child() {
             }
             std::thread::sleep(Duration::from_millis(1));
         }
+        if started.elapsed() > Duration::from_secs(5) {
+            slow.push((trial, started.elapsed(), writes.clone()));
+        }
         if libc::WIFSIGNALED(status) && !hung.iter().any(|(t, _)| *t == trial) {
             crashed.push((trial, libc::WTERMSIG(status), writes.clone()));
         } else if libc::WIFEXITED(status) {
@@ -504,7 +556,7 @@ fn child() {
         }
     }
     println!(
-        "seed {seed}: {trials} trials, {} opened and exercised, {} rejected at open, crashed {crashed:?}, hung {hung:?}",
+        "seed {seed}: {trials} trials, {} opened and exercised, {} rejected at open, crashed {crashed:?}, hung {hung:?}, slower than 5 s {slow:?}",
         outcomes[0], outcomes[1]
     );
     assert!(
@@ -553,6 +605,6 @@ fn random_scribbles_never_crash_or_hang() {
         "scribble",
         &[("WQ_TRIALS", "400".into()), ("WQ_SEED", seed.to_string())],
     );
-    let out = common::expect_success(child, Duration::from_secs(300), "scribbling child");
+    let out = common::expect_success(child, Duration::from_secs(600), "scribbling child");
     println!("{out}");
 }

@@ -25,7 +25,7 @@ use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize};
 use std::time::Duration;
 
-use crate::error::{Error, Result};
+use crate::error::{CorruptionCause, Error, Result};
 use crate::handles;
 use crate::layout::{Geometry, Header, Side};
 use crate::lease;
@@ -384,25 +384,35 @@ impl Handle {
         let first_len = msgs.first().map_or(0, |m| m.as_ref().len() as u64);
         let deadline = Deadline::new(timeout);
         let mut gather = timeout != Some(Duration::ZERO);
+        let mut last_look = false;
         loop {
             let pushed = self.push_locked(msgs, &deadline, gather)?;
             if pushed > 0 {
                 Event(&h.not_empty).notify();
                 return Ok(pushed);
             }
-            self.wait_for_room(&deadline, record_len(first_len))?;
+            self.wait_for_room(&deadline, record_len(first_len), &mut last_look)?;
             gather = false;
         }
     }
 
     /// Waits until a record of `size` bytes may fit after the tail
     /// (padding included), or acked messages wait for their storage to be
-    /// freed (which it then frees).
+    /// freed (which it then frees). Once the deadline has passed, the
+    /// caller gets one more look (`last_look` says whether it had it),
+    /// then [`Error::Full`], even if the room this wait sees, from
+    /// positions read without a lock, cannot be had.
     ///
     /// # Errors
     /// [`Error::Full`] once the deadline passed; [`Error::Interrupted`];
     /// those of checking the segment.
-    fn wait_for_room(&self, deadline: &Deadline, size: u64) -> Result<()> {
+    fn wait_for_room(&self, deadline: &Deadline, size: u64, last_look: &mut bool) -> Result<()> {
+        if deadline.spent() {
+            if *last_look {
+                return Err(Error::Full);
+            }
+            *last_look = true;
+        }
         let h = self.header();
         let capacity = self.geometry.capacity;
         // At most the whole ring: an empty queue always lets its first
@@ -573,8 +583,9 @@ impl Handle {
     /// record would not fit after padding to the ring's end: pads to the
     /// end and moves every position past the padding, under the consumer
     /// lock too, so that the whole ring is free from offset 0. Returns
-    /// `false` (changing nothing) if the queue is no longer empty or the
-    /// consumer lock is not had before the deadline.
+    /// `false` (changing nothing) if the consumer lock is not had before the
+    /// deadline; [`Error::Corrupted`] if the consumers' positions or lease
+    /// slots say the queue is not empty after all.
     #[cold]
     fn skip_to_start(&self, tail: u64, pad: u64, deadline: &Deadline) -> Result<bool> {
         let h = self.header();
@@ -584,11 +595,24 @@ impl Handle {
             Err(e) => return Err(e),
         };
         let leases = self.leases();
-        if h.head.pos.load(Relaxed) != tail
-            || leases.cursor().load(Relaxed) != tail
-            || leases.in_use()
-        {
-            return Ok(false);
+        let (head, cursor) = (h.head.pos.load(Relaxed), leases.cursor().load(Relaxed));
+        // The producer saw `head` at its `tail`; consumers move `head` only
+        // up to the cursor, never past the tail: anything else is a scribble
+        // (and refusing quietly would have the caller wait for room that
+        // it sees and never gets).
+        if head != tail || cursor != tail {
+            return Err(Error::corrupted(
+                CorruptionCause::Positions,
+                format_args!(
+                    "an empty queue's positions disagree: head {head}, delivery cursor {cursor}, tail {tail}"
+                ),
+            ));
+        }
+        if leases.in_use() {
+            // No slot can name a position in an empty range: a used one is
+            // reported, a stale hint recounted.
+            leases.oldest_pos(head, cursor)?;
+            leases.recount();
         }
         self.ring.write_padding(tail);
         let start = tail + pad;

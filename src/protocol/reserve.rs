@@ -56,6 +56,7 @@ impl Handle {
         self.refuse_while_reserving()?;
         let size = record_len(len);
         let deadline = Deadline::new(timeout);
+        let mut last_look = false;
         loop {
             let held = self.begin(Which::Producer, &deadline, || Error::Full)?;
             let mut space = self.space(&held)?;
@@ -74,7 +75,7 @@ impl Handle {
                 return Ok(self.ring.body_at(pos, len));
             }
             drop(held);
-            self.wait_for_room(&deadline, size)?;
+            self.wait_for_room(&deadline, size, &mut last_look)?;
         }
     }
 
