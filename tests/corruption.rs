@@ -394,7 +394,10 @@ fn a_push_needing_the_ring_start_is_bounded_by_its_timeout_and_sees_scribbles() 
     for timeout in [Duration::ZERO, Duration::from_millis(200)] {
         let (r, took) = timed(|| queue.push(&largest, Some(timeout)));
         assert!(matches!(r, Err(Error::Full)), "{timeout:?}: {r:?}");
-        assert!(took < timeout + Duration::from_secs(2), "{timeout:?}: took {took:?}");
+        assert!(
+            took < timeout + Duration::from_secs(2),
+            "{timeout:?}: took {took:?}"
+        );
     }
     common::sigkill(&mut holder);
     // The holder is gone: the push takes the consumer lock over and fits.
@@ -576,7 +579,26 @@ fn exercise(name: &str, seed: u64) -> bool {
     let mut buf = vec![0u8; 64];
     let mut spans = [Span::default(); 4];
     for _ in 0..16 {
-        let _ = match rng.below(8) {
+        let _ = match rng.below(11) {
+            8 => queue
+                .push_reserve(rng.below(48) as usize, short)
+                .and_then(|mut r| {
+                    r.fill(3);
+                    if rng.below(2) == 0 {
+                        r.commit()
+                    } else {
+                        Ok(())
+                    }
+                }),
+            9 => queue.pop_leased_view(None, short).and_then(|v| {
+                let sum = v.iter().fold(0u8, |a, b| a.wrapping_add(*b));
+                std::hint::black_box(sum);
+                if rng.below(2) == 0 {
+                    v.ack()
+                } else {
+                    v.extend(short)
+                }
+            }),
             5 => queue.pop_leased(short, short).map(drop),
             6 => queue
                 .pop_leased(None, short)
