@@ -11,7 +11,8 @@ pub const EXIT_CODES_HELP: &str = "\
 Exit codes:
    0  success
    1  nothing happened in time: pop found the queue empty, push found it full
-   2  usage error (bad arguments, or `rm --stale` needs --yes off a terminal)
+   2  usage error (bad arguments, a malformed escape for push --escaped,
+      or `rm --stale` needs --yes off a terminal)
    3  invalid argument (bad queue name, capacity, message size or mode)
    4  no queue of that name; pop --lease: a lease ended before its ack
    5  a queue of that name already exists (create)

@@ -3,9 +3,10 @@
 //!
 //! Everything goes through the library's safe API; this crate only parses
 //! arguments ([`Cli`]), runs commands ([`commands`], [`transfer`]) and prints
-//! ([`output`]).
+//! ([`output`], with messages in the escaped form of [`escape`]).
 
 mod commands;
+mod escape;
 mod failure;
 mod inspect;
 mod output;
@@ -46,7 +47,7 @@ pub enum Command {
     #[command(after_help = EXIT_CODES_HINT)]
     Create(CreateArgs),
     /// Push messages: the arguments, or --file contents, or else one message
-    /// per line of standard input.
+    /// per line of standard input (--escaped decodes what `wq pop` prints).
     #[command(after_help = EXIT_CODES_HINT)]
     Push(PushArgs),
     /// Pop messages and print them, one per line by default (with --lease,
@@ -117,6 +118,18 @@ pub struct PushArgs {
     /// Messages to push, one per argument (else standard input is read).
     #[arg(conflicts_with = "file")]
     pub messages: Vec<std::ffi::OsString>,
+    /// Decode each argument or standard input line from the escaped form
+    /// that `wq pop` prints by default.
+    ///
+    /// \\ is a backslash, \n and \r are newline and carriage return, \xNN is
+    /// the byte NN (hex); other bytes are taken as they are. So
+    /// `wq pop a -n 100 | wq push b --escaped` moves messages byte for byte.
+    /// Any other backslash (an unknown escape, \x without two hex digits, a
+    /// backslash at the end) is refused, exit 2: a bad argument pushes
+    /// nothing at all; a bad line pushes the lines before it and nothing
+    /// from it on.
+    #[arg(long, conflicts_with = "file")]
+    pub escaped: bool,
     /// Push the whole content of this file as one message (binary-safe);
     /// may be repeated.
     #[arg(long, short)]
@@ -166,7 +179,8 @@ pub struct PopArgs {
     /// they are concatenated). Without --hex or --raw, each message is one
     /// line: its text with each backslash doubled, newline and carriage
     /// return as \n and \r, and every other control or non-UTF-8 byte as
-    /// \xNN (bash's `printf '%b'` turns a line back into the bytes).
+    /// \xNN (`wq push --escaped`, or bash's `printf '%b'`, turns a line
+    /// back into the bytes).
     #[arg(long)]
     pub raw: bool,
 }

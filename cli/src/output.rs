@@ -7,6 +7,7 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
+use crate::escape;
 use crate::inspect::{Entry, State};
 use crate::units::{format_mode, format_size};
 
@@ -249,7 +250,7 @@ pub fn write_stat(out: &mut impl Write, e: &Entry) -> io::Result<()> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MessageFormat {
     /// One line per message, escaped so that it tells every message apart
-    /// ([`text_line`]).
+    /// ([`escape::encode`]).
     Text,
     /// One line of lowercase hex per message.
     Hex,
@@ -265,59 +266,13 @@ pub fn write_message(out: &mut impl Write, msg: &[u8], format: MessageFormat) ->
             let hex: String = msg.iter().map(|b| format!("{b:02x}")).collect();
             writeln!(out, "{hex}")
         }
-        MessageFormat::Text => {
-            writeln!(out, "{}", text_line(msg))
-        }
+        MessageFormat::Text => writeln!(out, "{}", escape::encode(msg)),
     }
-}
-
-/// A message as one line of text that tells every message apart: its
-/// UTF-8 text as it is (tabs too), except that each backslash is doubled,
-/// newline and carriage return are `\n` and `\r`, and each other byte of
-/// a control character or of invalid UTF-8 is `\xNN`. So a backslash in
-/// the line always starts one of those four escapes, and bash's
-/// `printf '%b'` (or Python's `codecs.escape_decode`) gives the bytes back.
-pub fn text_line(msg: &[u8]) -> String {
-    use std::fmt::Write as _;
-    fn hex(line: &mut String, bytes: &[u8]) {
-        for b in bytes {
-            let _ = write!(line, "\\x{b:02x}");
-        }
-    }
-    let mut line = String::with_capacity(msg.len());
-    for chunk in msg.utf8_chunks() {
-        for c in chunk.valid().chars() {
-            match c {
-                '\\' => line.push_str("\\\\"),
-                '\n' => line.push_str("\\n"),
-                '\r' => line.push_str("\\r"),
-                '\t' => line.push('\t'),
-                c if c.is_control() => hex(&mut line, c.encode_utf8(&mut [0; 4]).as_bytes()),
-                c => line.push(c),
-            }
-        }
-        hex(&mut line, chunk.invalid());
-    }
-    line
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn text_lines_are_single_lines() {
-        assert_eq!(text_line(b"hello world"), "hello world");
-        assert_eq!(text_line("héllo\tx".as_bytes()), "héllo\tx");
-        assert_eq!(text_line(b"a\nb\r"), "a\\nb\\r");
-        assert_eq!(text_line(b"\xff\x00z"), "\\xff\\x00z");
-        assert_eq!(text_line(b""), "");
-        // A literal backslash-zero and a NUL byte print differently.
-        assert_eq!(text_line(b"a\\0b"), "a\\\\0b");
-        assert_eq!(text_line(b"a\0b"), "a\\x00b");
-        assert_eq!(text_line("é\u{85}\x1b".as_bytes()), "é\\xc2\\x85\\x1b");
-        assert_eq!(text_line("it's \"q\"".as_bytes()), "it's \"q\"");
-    }
 
     #[test]
     fn tables_align() {

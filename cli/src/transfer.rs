@@ -1,6 +1,5 @@
 //! The commands that move messages: `push` and `pop`.
 
-use std::ffi::OsString;
 use std::io::{self, BufRead, BufReader, IsTerminal, Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStringExt;
@@ -9,6 +8,7 @@ use std::time::{Duration, Instant};
 use wq::Queue;
 
 use crate::commands::queue_failure;
+use crate::escape;
 use crate::failure::{self, Failure, Outcome};
 use crate::inspect;
 use crate::output::{self, MessageFormat};
@@ -116,34 +116,71 @@ pub fn push(args: &PushArgs) -> Outcome {
             pusher.push_all(&[data])?;
         }
     } else if !args.messages.is_empty() {
-        let msgs: Vec<Vec<u8>> = args
+        // Every argument is decoded before any is pushed: a bad one
+        // pushes nothing.
+        let msgs = args
             .messages
             .iter()
-            .cloned()
-            .map(OsString::into_vec)
-            .collect();
+            .enumerate()
+            .map(|(i, arg)| {
+                decoded(arg.clone().into_vec(), args.escaped).map_err(|why| {
+                    bad_escape(
+                        &pusher.context,
+                        format!("argument {}: {why}; nothing was pushed", i + 1),
+                    )
+                })
+            })
+            .collect::<Result<Vec<Vec<u8>>, Failure>>()?;
         pusher.push_all(&msgs)?;
     } else {
         if io::stdin().is_terminal() && io::stderr().is_terminal() {
+            let decoding = if args.escaped {
+                " (decoding \\\\, \\n, \\r and \\xNN)"
+            } else {
+                ""
+            };
             eprintln!(
-                "wq: {}: pushing each line typed here as a message; Ctrl-D ends",
+                "wq: {}: pushing each line typed here as a message{decoding}; Ctrl-D ends",
                 pusher.context
             );
         }
         push_lines(
             &mut pusher,
             &mut BufReader::with_capacity(1 << 16, io::stdin().lock()),
+            args.escaped,
         )?;
     }
     Ok(failure::OK)
 }
 
-/// Pushes each line of `input` (without its `\n`) as one message, in
-/// batches; bytes need not be UTF-8.
-fn push_lines<R: Read>(pusher: &mut Pusher, input: &mut BufReader<R>) -> Result<(), Failure> {
+/// `message` as given, or decoded from `wq pop`'s escaped form if `escaped`.
+fn decoded(message: Vec<u8>, escaped: bool) -> Result<Vec<u8>, String> {
+    if escaped {
+        escape::decode(&message)
+    } else {
+        Ok(message)
+    }
+}
+
+/// The failure of `push --escaped` on a malformed escape: a usage error.
+fn bad_escape(context: &str, what: String) -> Failure {
+    Failure::Other {
+        code: failure::USAGE,
+        message: format!("{context}: {what}"),
+    }
+}
+
+/// Pushes each line of `input` (without its `\n`, decoded if `escaped`) as
+/// one message, in batches; bytes need not be UTF-8. A line that does not
+/// decode ends the push after the lines before it were pushed.
+fn push_lines<R: Read>(
+    pusher: &mut Pusher,
+    input: &mut BufReader<R>,
+    escaped: bool,
+) -> Result<(), Failure> {
     let mut batch: Vec<Vec<u8>> = Vec::new();
     let mut batch_bytes = 0;
-    loop {
+    for number in 1u64.. {
         let mut line = Vec::new();
         let n = input
             .read_until(b'\n', &mut line)
@@ -154,6 +191,19 @@ fn push_lines<R: Read>(pusher: &mut Pusher, input: &mut BufReader<R>) -> Result<
         if line.last() == Some(&b'\n') {
             line.pop();
         }
+        let line = match decoded(line, escaped) {
+            Ok(line) => line,
+            Err(why) => {
+                pusher.push_all(&batch)?;
+                return Err(bad_escape(
+                    &pusher.context,
+                    format!(
+                        "line {number}: {why}; the {} line(s) before it were pushed, none from it on",
+                        number - 1
+                    ),
+                ));
+            }
+        };
         batch_bytes += line.len();
         batch.push(line);
         // Lines are gathered only while more are already buffered, so a slow
