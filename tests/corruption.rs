@@ -287,6 +287,19 @@ fn token_of(path: &str, pid: u32) -> u32 {
     tokens[0]
 }
 
+/// A child process that keeps a handle on `q` open until killed, and that
+/// handle's identity token.
+fn spawn_holder(q: &TempQueue) -> (std::process::Child, u32) {
+    let mut holder = common::spawn("hold_handle", &[("WQ_Q", q.name.clone())]);
+    let out = std::io::BufReader::new(holder.stdout.take().unwrap());
+    let ready = std::io::BufRead::lines(out)
+        .map_while(Result::ok)
+        .any(|l| l == "ready");
+    assert!(ready, "the holder did not start");
+    let token = token_of(&q.path(), holder.id());
+    (holder, token)
+}
+
 fn set_producer_lock(path: &str, word: u32) {
     map_file(path)[PRODUCER_LOCK..PRODUCER_LOCK + 4].copy_from_slice(&word.to_le_bytes());
 }
@@ -334,15 +347,10 @@ fn a_lock_word_naming_a_live_identity_bounds_every_finite_timeout() {
     let q = TempQueue::new("livelock");
     let queue = create(&q.name, 4096);
     queue.push(b"queued", None).unwrap();
-    let mut holder = common::spawn("hold_handle", &[("WQ_Q", q.name.clone())]);
-    let out = std::io::BufReader::new(holder.stdout.take().unwrap());
-    let ready = std::io::BufRead::lines(out)
-        .map_while(Result::ok)
-        .any(|l| l == "ready");
-    assert!(ready, "the holder did not start");
+    let (mut holder, token) = spawn_holder(&q);
     // The lock word now names a live handle of another process that never
     // unlocks: as if that peer held the lock for ever.
-    set_producer_lock(&q.path(), token_of(&q.path(), holder.id()));
+    set_producer_lock(&q.path(), token);
     let (r, took) = timed(|| queue.push(b"x", Some(Duration::from_millis(200))));
     assert!(matches!(r, Err(Error::Full)), "{r:?}");
     assert!(
@@ -383,13 +391,7 @@ fn a_push_needing_the_ring_start_is_bounded_by_its_timeout_and_sees_scribbles() 
     queue.push(&[7u8; 1000], None).unwrap();
     assert_eq!(queue.pop(None).unwrap().len(), 1000);
     let largest = vec![9u8; 4096 - 8];
-    let mut holder = common::spawn("hold_handle", &[("WQ_Q", q.name.clone())]);
-    let out = std::io::BufReader::new(holder.stdout.take().unwrap());
-    let ready = std::io::BufRead::lines(out)
-        .map_while(Result::ok)
-        .any(|l| l == "ready");
-    assert!(ready, "the holder did not start");
-    let token = token_of(&q.path(), holder.id());
+    let (mut holder, token) = spawn_holder(&q);
     map_file(&q.path())[CONSUMER_LOCK..CONSUMER_LOCK + 4].copy_from_slice(&token.to_le_bytes());
     for timeout in [Duration::ZERO, Duration::from_millis(200)] {
         let (r, took) = timed(|| queue.push(&largest, Some(timeout)));
