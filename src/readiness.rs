@@ -14,7 +14,7 @@
 
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread::JoinHandle;
 
 use crate::error::{Error, Result};
@@ -124,7 +124,6 @@ impl Drop for Readiness {
 fn signal_while_ready(h: &Header, shared: &Shared) {
     let published = || h.leases.takeable(h.tail.pos.load(Ordering::Acquire), false);
     let forever = Deadline::new(None);
-    let quick = AtomicBool::new(false);
     while shared.stop.load(Ordering::Acquire) == 0 {
         let rearm = shared.rearm.load(Ordering::Acquire);
         if published() != 0 || h.leases.check_due(sys::monotonic_ns()) {
@@ -142,7 +141,8 @@ fn signal_while_ready(h: &Header, shared: &Shared) {
                 interrupt: &shared.stop,
                 healthy: || Ok(()),
                 wake_at: |now| h.leases.wake_at(now),
-                quick: &quick,
+                // It wakes an event loop: the full spin every time.
+                quick: None,
             },
         );
     }

@@ -112,7 +112,9 @@ pub struct Watch<'a, H, W> {
     /// Whether this waiter's last wait was answered within [`SPIN`]: it
     /// then spins that long, else only [`SHORT_SPIN`]; each wait sets it
     /// by how it ended (a hint of the waiting process, no peer sees it).
-    pub quick: &'a AtomicBool,
+    /// `None`: always [`SPIN`] (a waiter whose wake-up latency is its
+    /// whole purpose, and that spins once per burst, not per idle second).
+    pub quick: Option<&'a AtomicBool>,
 }
 
 /// How [`Event::wait_until`] ended.
@@ -207,10 +209,9 @@ impl Event<'_> {
             };
         }
         let start = sys::monotonic_ns();
-        let spin = if quick.load(Ordering::Relaxed) {
-            SPIN
-        } else {
-            SHORT_SPIN
+        let spin = match quick {
+            Some(quick) if !quick.load(Ordering::Relaxed) => SHORT_SPIN,
+            _ => SPIN,
         };
         let (gather_until, spin_until) = (
             start + GATHER.as_nanos() as u64,
@@ -221,7 +222,7 @@ impl Event<'_> {
         loop {
             std::hint::spin_loop();
             if progress() >= want {
-                if !quick.load(Ordering::Relaxed) {
+                if let Some(quick) = quick.filter(|q| !q.load(Ordering::Relaxed)) {
                     quick.store(true, Ordering::Relaxed);
                 }
                 return Ok(if want == plenty {
@@ -279,10 +280,12 @@ impl Event<'_> {
             }
         };
         // Answered within a full spin: the next wait spins that long.
-        quick.store(
-            waited.ready() && sys::monotonic_ns() < start + SPIN.as_nanos() as u64,
-            Ordering::Relaxed,
-        );
+        if let Some(quick) = quick {
+            quick.store(
+                waited.ready() && sys::monotonic_ns() < start + SPIN.as_nanos() as u64,
+                Ordering::Relaxed,
+            );
+        }
         Ok(waited)
     }
 }

@@ -437,7 +437,7 @@ impl Handle {
                 healthy: || self.segment.check_whole(),
                 // Acked messages whose storage nobody freed yet.
                 wake_at: |now| self.leases().reap_due().then_some(now),
-                quick: &self.quick,
+                quick: Some(&self.quick),
             },
         )?;
         if !waited.ready() {
@@ -708,7 +708,7 @@ impl Handle {
                 interrupt: &self.interrupt,
                 healthy: || self.segment.check_whole(),
                 wake_at: |now| h.leases.wake_at(now),
-                quick: &self.quick,
+                quick: Some(&self.quick),
             },
         )?;
         if waited == Waited::Trickle {
