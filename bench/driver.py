@@ -226,7 +226,8 @@ class Bench:
             self.reap(procs, (), impl, name)
         return {k: int(res[k]) / 1000 for k in ("p50", "p99", "max")}
 
-    def idle(self, impl):
+    def idle(self, impl, secs):
+        """CPU ms of a consumer blocked `secs` seconds until one push comes."""
         name = self.new_name()
         kv = dict(size=8)
         fds = self.pipe_fds() if impl == "pipe" else None
@@ -236,7 +237,7 @@ class Bench:
                                     **({"rfd": fds[0]} if fds else {})), (fds[0],) if fds else ())
             procs.append(p)
             self.wait_ready(p)
-            q = self.spawn(self.cmd(impl, "prod", name, PROD_CPU, **kv, n=0, delay_ms=1000,
+            q = self.spawn(self.cmd(impl, "prod", name, PROD_CPU, **kv, n=0, delay_ms=int(secs * 1000),
                                     **({"wfd": fds[1]} if fds else {})), (fds[1],) if fds else ())
             procs.append(q)
             if fds:
@@ -552,14 +553,19 @@ def run(args, b):
             print(f"  pc {p}x{c} {impl:20} {fmt_rate(median(vals)):>12}", flush=True)
 
     if want("idle"):
-        res = {i: [] for i in IMPLS}
-        for rep in range(1 if args.smoke else 2):
-            for impl in IMPLS:
-                res[impl].append(b.idle(impl))
-        for impl, vals in res.items():
-            rows.append(dict(workload="idle", label="CPU of a consumer blocked 1 s on an empty queue",
-                             impl=impl, metric="cpu_ms", values=vals, median=median(vals)))
-            print(f"  idle     {impl:20} {median(vals):.3f} ms CPU per 1 s blocked", flush=True)
+        # One block of 1 s (what entering and leaving a wait costs, mostly),
+        # and one of 5 s per second (what a consumer idle for long pays).
+        long_secs = 2 if args.smoke else 5
+        for key, secs, label in (("idle", 1, "CPU of a consumer blocked 1 s on an empty queue"),
+                                 ("idle5", long_secs, f"CPU per second of a consumer blocked {long_secs} s")):
+            res = {i: [] for i in IMPLS}
+            for rep in range(1 if args.smoke else 2):
+                for impl in IMPLS:
+                    res[impl].append(b.idle(impl, secs) / secs)
+            for impl, vals in res.items():
+                rows.append(dict(workload=key, label=label, impl=impl, metric="cpu_ms_per_s", values=vals,
+                                 median=median(vals), block_s=secs))
+                print(f"  {key:8} {impl:20} {median(vals):.3f} ms CPU per s, blocked {secs} s", flush=True)
 
     if want("syscalls") and shutil.which("strace"):
         for impl in ["wq-c", "wq-rust", BASE]:
@@ -652,6 +658,10 @@ def report(args, rows, elapsed, load_before, calibs):
     for key, what in (("zc64k", "64 KiB"), ("zc1m", "1 MiB")):
         add(f"zero-copy {what} (filled and read) / copying path", ratio(rows, key, "wq-rust zero-copy", "wq-rust copy"),
             "≥ 2×", lambda v: v >= 2)
+    for impl in ("wq-c", "wq-rust"):
+        idle5 = next((r["median"] for r in rows if r["workload"] == "idle5" and r["impl"] == impl), None)
+        add(f"idle blocked consumer, {impl}, CPU per second of a long block", idle5,
+            "≤ 0.1 ms CPU per s", lambda v: v <= 0.1, "{:.3f} ms")
     add("event-loop wake-up p50, wq-c / posix-mq", ratio(rows, "fdwake", "wq-c", "posix-mq", key="p50"),
         "≤ 1×", lambda v: v <= 1.0)
     add("event-loop consumer 8 B, wq-c / posix-mq", ratio(rows, "fdtp", "wq-c", "posix-mq"), "≥ 5×",
@@ -751,9 +761,10 @@ def report(args, rows, elapsed, load_before, calibs):
     section("fdwake", "Wake-up of an event-loop consumer: push -> epoll_wait return and pop (µs; medians of the runs' percentiles)",
             "| implementation | p50 | p99 | max |", "| --- | ---: | ---: | ---: |",
             lambda r: f"| {r['impl']} | {r['median']['p50']:.1f} | {r['median']['p99']:.1f} | {r['median']['max']:.1f} |")
-    section("idle", "CPU time of a consumer blocked 1 s on an empty queue",
-            "| implementation | CPU ms (median) | runs |", "| --- | ---: | --- |",
-            lambda r: f"| {r['impl']} | {r['median']:.3f} | {', '.join(f'{v:.3f}' for v in r['values'])} |")
+    for key, what in (("idle", "blocked 1 s"), ("idle5", "blocked for a longer block")):
+        section(key, f"CPU time per second of a consumer {what} on an empty queue",
+                "| implementation | CPU ms per s (median) | runs |", "| --- | ---: | --- |",
+                lambda r: f"| {r['impl']} | {r['median']:.3f} | {', '.join(f'{v:.3f}' for v in r['values'])} |")
     section("syscalls", "Syscalls per message, 1p→1c 8 B (strace -f -c on both processes, less a 0-message run)",
             "| implementation | syscalls/msg | futex/msg |", "| --- | ---: | ---: |",
             lambda r: f"| {r['impl']} | {r['median']:.5f} | {r['futex_per_msg']:.5f} |")
