@@ -421,13 +421,19 @@ impl<'a> Table<'a> {
             before.is_released(),
             after.is_released(),
         );
-        let mut high = self.high();
+        let high = self.high();
         if after.is_used() {
-            high = high.max(slot + 1);
+            self.state.high.store(high.max(slot + 1) as u32, Relaxed);
         } else {
-            while high > 0 && !self.entry(high - 1).is_used() {
-                high -= 1;
-            }
+            self.lower_high(high);
+        }
+    }
+
+    /// Stores the high-water mark below `high` that leaves no used slot
+    /// above it (free slots at the top dropped).
+    fn lower_high(&self, mut high: usize) {
+        while high > 0 && self.slots[high - 1].token.load(Relaxed) == 0 {
+            high -= 1;
         }
         self.state.high.store(high as u32, Relaxed);
     }
@@ -700,11 +706,7 @@ impl<'a> Table<'a> {
         self.state
             .held
             .store(held.saturating_sub(marked as u32), Relaxed);
-        let mut high = high;
-        while high > 0 && !self.entry(high - 1).is_used() {
-            high -= 1;
-        }
-        self.state.high.store(high as u32, Relaxed);
+        self.lower_high(high);
         Ok(marked as usize)
     }
 

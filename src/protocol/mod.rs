@@ -250,26 +250,30 @@ impl Handle {
     /// see [`Handle::wait_for_messages`]).
     fn begin_pop(&self, deadline: &Deadline) -> Result<Held<'_>> {
         let held = self.lock_side(Which::Consumer, deadline, || Error::Empty)?;
-        if self.leases().reap_due() {
-            let h = self.header();
-            let pops = self.unreaped_pops.load(Relaxed).wrapping_add(1);
-            let half_used = ring::used(
-                h.head.pos.load(Relaxed),
-                h.consumer.cached_peer.load(Relaxed),
-                self.geometry.capacity,
-            )
-            .map_or(true, |used| used > self.geometry.capacity / 2);
-            let wanted = pops >= REAP_EVERY
-                || h.not_full.waiting.load(Relaxed) != 0
-                || half_used
-                || h.leases.at_limit();
-            self.unreaped_pops
-                .store(if wanted { 0 } else { pops }, Relaxed);
-            if wanted {
-                self.reap_acked()?;
-            }
+        if self.leases().reap_due() && self.reap_wanted() {
+            self.reap_acked()?;
         }
         Ok(held)
+    }
+
+    /// Whether a pop that may free acked slots does so now (see
+    /// [`Handle::begin_pop`]); counts the pops that do not.
+    fn reap_wanted(&self) -> bool {
+        let h = self.header();
+        let pops = self.unreaped_pops.load(Relaxed).wrapping_add(1);
+        let half_used = ring::used(
+            h.head.pos.load(Relaxed),
+            h.consumer.cached_peer.load(Relaxed),
+            self.geometry.capacity,
+        )
+        .map_or(true, |used| used > self.geometry.capacity / 2);
+        let wanted = pops >= REAP_EVERY
+            || h.not_full.waiting.load(Relaxed) != 0
+            || half_used
+            || h.leases.at_limit();
+        self.unreaped_pops
+            .store(if wanted { 0 } else { pops }, Relaxed);
+        wanted
     }
 
     /// Takes `which` side's lock within `deadline`, repairing the update
