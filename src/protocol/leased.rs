@@ -99,15 +99,9 @@ impl Handle {
             self.commit_unraced(&leases.counted(i, entry, Counter::Redelivered))?;
             entry
         } else {
-            let free = match leases.free_slot() {
-                // Acked slots `begin_pop` left: free them and look again.
-                None if leases.reap_due() => {
-                    self.reap_acked()?;
-                    leases.free_slot()
-                }
-                free => free,
-            };
-            let Some(i) = free else {
+            // None: every slot is in use, or acked and left for a later
+            // reap, which the wait that follows makes.
+            let Some(i) = leases.free_slot() else {
                 return Ok(None);
             };
             let Some((pos, record)) = self.next_at_cursor(&held, cursor, gather)? else {
