@@ -140,6 +140,10 @@ fn a_push_from_another_process_makes_the_fd_readable_and_draining_resets_it() {
     assert!(!readable(fd, 50), "readable on an empty queue");
     for round in 0..20 {
         let msg = format!("job {round}");
+        // Before the spawn: the child sleeps 20 ms after it starts, which
+        // is after this; a clock read after the spawn may come late (a
+        // descheduled test thread) and see the push sooner than 15 ms.
+        let t = Instant::now();
         let pusher = spawn(
             "push_later",
             &[
@@ -148,7 +152,6 @@ fn a_push_from_another_process_makes_the_fd_readable_and_draining_resets_it() {
                 ("WQ_MSG", msg.clone()),
             ],
         );
-        let t = Instant::now();
         assert!(
             readable(fd, 10_000),
             "round {round}: not readable after a push"
